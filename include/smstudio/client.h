@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The generic AWS client: one call = resolve credentials and endpoint,
+ * encode for the service's protocol, sign (SigV4), send on the HTTP engine,
+ * retry per the SDK rules (quota, backoff with jitter, x-amz-retry-after,
+ * clock-skew correction, adaptive rate limiting), decode. Per-service files
+ * only name operations. */
+#pragma once
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "smstudio/awserr.h"
+#include "smstudio/creds.h"
+#include "smstudio/endpoint.h"
+#include "smstudio/http.h"
+#include "smstudio/settings.h"
+
+typedef struct sm_aws_client sm_aws_client;
+
+typedef struct sm_aws_response {
+        json_t *output;            /* borrowed; NULL on failure */
+        const sm_aws_error *error; /* NULL on success */
+        unsigned attempts;
+        const char *request_id; /* of the last attempt, or NULL */
+} sm_aws_response;
+
+/* Called once per call, from the loop, never inside sm_aws_call(). */
+typedef void (*sm_aws_done_fn)(const sm_aws_response *r, void *userdata);
+
+typedef struct sm_aws_client_stats {
+        uint64_t calls;
+        uint64_t attempts;
+        uint64_t retries;
+        uint64_t throttles;
+        uint64_t failures;
+} sm_aws_client_stats;
+
+/* settings, http and creds are borrowed and must outlive the client.
+ * settings->region must be set. */
+int sm_aws_client_new(uv_loop_t *loop, sm_http *http, const sm_aws_settings *settings,
+                      sm_creds_provider *creds, sm_aws_client **ret);
+
+/* Cancel pending calls (callbacks run with code "Cancelled") and free the
+ * client once its timers are closed. Accepts NULL; returns NULL. */
+sm_aws_client *sm_aws_client_free(sm_aws_client *c);
+
+/* Call operation on service. Takes ownership of params (NULL means {}).
+ * Returns 0 or a negative errno when the call could not even be queued
+ * (-EINVAL: endpoint not resolvable; *then done is not called*). */
+int sm_aws_call(sm_aws_client *c, sm_service_id service, const char *operation, json_t *params,
+                sm_aws_done_fn done, void *userdata);
+
+/* The endpoint a service's calls go to (resolved at creation). */
+const sm_endpoint *sm_aws_client_endpoint(const sm_aws_client *c, sm_service_id service);
+
+void sm_aws_client_get_stats(const sm_aws_client *c, sm_aws_client_stats *ret);
+
+/* Tests: replace the randomness behind jitter (uniform in [0,1)). */
+void sm_aws_client_set_random(sm_aws_client *c, double (*rand01)(void *), void *userdata);
