@@ -11,8 +11,8 @@
 
 typedef struct sm_sigv4_request {
         const char *method;
-        const char *path;  /* the path as sent on the wire (already percent-encoded) */
-        const char *query; /* the raw query string without '?', or NULL */
+        const char *path;         /* the path as sent on the wire (already percent-encoded) */
+        const char *query;        /* the raw query string without '?', or NULL */
         const sm_header *headers; /* every header to sign, Host and X-Amz-Date included
                                    * (and X-Amz-Security-Token when signing with one) */
         size_t n_headers;
