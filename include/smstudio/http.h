@@ -21,7 +21,7 @@ typedef struct sm_http_options {
         long connect_timeout_ms;   /* default 3000 */
         long timeout_ms;           /* whole transfer; default 60000 */
         size_t max_response_bytes; /* default 16 MiB; larger answers fail with -EMSGSIZE */
-        unsigned max_in_flight;    /* transfers running at once; more wait in FIFO order; default 16 */
+        unsigned max_in_flight; /* transfers running at once; more wait in FIFO order; default 16 */
         unsigned max_host_connections; /* default 32 */
 } sm_http_options;
 
@@ -37,16 +37,22 @@ typedef struct sm_http_request {
 } sm_http_request;
 
 typedef struct sm_http_response {
-        long status; /* 0 when no answer arrived */
-        int error;   /* 0, or negative errno: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET,
-                      * -EHOSTUNREACH (resolve/route), -EPROTO (TLS), -EMSGSIZE (answer too
-                      * large), -ECANCELED, -EIO (anything else) */
-        const char *error_text; /* curl's explanation when error != 0 */
+        long status;              /* 0 when no answer arrived */
+        int error;                /* 0, or negative errno: -ETIMEDOUT, -ECONNREFUSED, -ECONNRESET,
+                                   * -EHOSTUNREACH (resolve/route), -EPROTO (TLS), -EMSGSIZE (answer too
+                                   * large), -ECANCELED, -EIO (anything else) */
+        const char *error_text;   /* curl's explanation when error != 0 */
         const sm_header *headers; /* names lower-cased, in arrival order */
         size_t n_headers;
         const char *body; /* NUL-terminated for convenience; may contain NULs */
         size_t body_len;
 } sm_http_response;
+/* Transport errors, as mapped from curl: a refused connection is
+ * -ECONNREFUSED; a reset or the peer closing before the whole answer arrived
+ * (curl 55, 56, 52, 18) is -ECONNRESET; connect or total timeout -ETIMEDOUT;
+ * name resolution or an unreachable network -EHOSTUNREACH; any TLS failure,
+ * certificate verification included, -EPROTO. When error != 0 the body is
+ * empty; status is whatever status line arrived (0 when none). */
 
 /* Called exactly once per submitted transfer, from the loop, after which the
  * response memory is gone (copy what you keep). Also called with -ECANCELED
