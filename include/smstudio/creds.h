@@ -15,8 +15,8 @@ typedef struct sm_credentials {
         unsigned n_ref;
         char *access_key_id;
         char *secret_access_key;
-        char *session_token; /* NULL for long-term keys */
-        int64_t expiration;  /* Unix seconds; 0 = does not expire */
+        char *session_token;  /* NULL for long-term keys */
+        int64_t expiration;   /* Unix seconds; 0 = does not expire */
         const char *provider; /* static: "environment", "shared-credentials-file",
                                * "config-file", "assume-role", "credential-process",
                                * "web-identity", "container", "imds", "static" */
@@ -32,7 +32,7 @@ sm_credentials *sm_credentials_ref(sm_credentials *c);
 /* Drop a reference; the last one wipes the secrets. Accepts NULL; returns NULL. */
 sm_credentials *sm_credentials_unref(sm_credentials *c);
 
-#define SM_CREDS_ADVISORY_REFRESH_S (15 * 60)
+#define SM_CREDS_ADVISORY_REFRESH_S  (15 * 60)
 #define SM_CREDS_MANDATORY_REFRESH_S (10 * 60)
 
 typedef struct sm_creds_provider sm_creds_provider;
@@ -44,6 +44,14 @@ typedef void (*sm_creds_done_fn)(int r, sm_credentials *creds, const char *error
 
 /* A provider that always hands out c (takes a reference). */
 int sm_creds_provider_new_static(uv_loop_t *loop, sm_credentials *c, sm_creds_provider **ret);
+
+/* Credentials with this provider name are not signed: the client sends the
+ * request without Authorization (STS AssumeRoleWithWebIdentity). */
+#define SM_CREDS_PROVIDER_ANONYMOUS "anonymous"
+
+/* A provider that hands out anonymous credentials (empty keys, provider
+ * SM_CREDS_PROVIDER_ANONYMOUS). */
+int sm_creds_provider_new_anonymous(uv_loop_t *loop, sm_creds_provider **ret);
 
 /* The SDK default chain for settings (borrowed: must outlive the provider).
  * Order: environment (unless a profile was chosen explicitly), assume-role
@@ -76,3 +84,14 @@ const char *sm_creds_provider_name(const sm_creds_provider *p);
 
 /* Tests: replace the wall clock used for expiry decisions. */
 void sm_creds_provider_set_clock(sm_creds_provider *p, int64_t (*now)(void *), void *userdata);
+
+/* How long a credential_process may run before it is killed (its whole
+ * process group) and the fetch fails; 0 restores the default, 60000 ms (the
+ * Go v2 SDK's). Takes effect for sources chosen after the call, so set it
+ * before the first get. */
+void sm_creds_provider_set_process_timeout(sm_creds_provider *p, long timeout_ms);
+
+/* Tests: replace "http://169.254.170.2", the base that
+ * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is appended to. NULL restores it.
+ * Set before the first get. 0 or -ENOMEM. */
+int sm_creds_provider_set_container_base(sm_creds_provider *p, const char *base_url);

@@ -4,6 +4,8 @@
  * fallback only on 403/404/405 for the token and only when not disabled. */
 #pragma once
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "smstudio/http.h"
@@ -26,3 +28,13 @@ typedef void (*sm_imds_done_fn)(int r, const char *body, size_t body_len, const 
 /* GET path ("/latest/meta-data/placement/region"). done never runs inside
  * this call. */
 int sm_imds_get(sm_imds *m, const char *path, sm_imds_done_fn done, void *userdata);
+
+/* Refuse the IMDSv1 fallback (profile key ec2_metadata_v1_disabled); the
+ * default comes from AWS_EC2_METADATA_V1_DISABLED. */
+void sm_imds_set_v1_disabled(sm_imds *m, bool disabled);
+
+/* The endpoint requests go to ("http://169.254.169.254"), for messages. */
+const char *sm_imds_endpoint(const sm_imds *m);
+
+/* Tests: replace the monotonic clock (milliseconds) behind token expiry. */
+void sm_imds_set_clock(sm_imds *m, uint64_t (*now_ms)(void *), void *userdata);
