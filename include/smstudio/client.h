@@ -45,13 +45,16 @@ int sm_aws_client_new(uv_loop_t *loop, sm_http *http, const sm_aws_settings *set
 sm_aws_client *sm_aws_client_free(sm_aws_client *c);
 
 /* Call operation on service. Takes ownership of params (NULL means {}).
- * Returns 0 or a negative errno when the call could not even be queued
- * (-EINVAL: endpoint not resolvable; *then done is not called*). */
+ * Returns 0, or -EINVAL (params not encodable) / -ENOMEM, in which case done
+ * is never called. Everything else, an endpoint that could not be resolved
+ * included ("InvalidEndpoint"), arrives through done. */
 int sm_aws_call(sm_aws_client *c, sm_service_id service, const char *operation, json_t *params,
                 sm_aws_done_fn done, void *userdata);
 
-/* The endpoint a service's calls go to (resolved at creation). */
-const sm_endpoint *sm_aws_client_endpoint(const sm_aws_client *c, sm_service_id service);
+/* The endpoint a service's calls go to (resolved at creation), or NULL with
+ * *ret_error (borrowed) saying why it could not be resolved. */
+const sm_endpoint *sm_aws_client_endpoint(const sm_aws_client *c, sm_service_id service,
+                                          const char **ret_error);
 
 void sm_aws_client_get_stats(const sm_aws_client *c, sm_aws_client_stats *ret);
 
