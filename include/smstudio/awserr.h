@@ -42,8 +42,9 @@ int sm_aws_error_set_transport(sm_aws_error *e, int transport, const char *code,
 int sm_aws_error_copy(sm_aws_error *dst, const sm_aws_error *src);
 
 /* The class AWS SDK standard retry mode gives this code and status:
- * throttling codes -> THROTTLE; 500/502/503/504, RequestTimeout(Exception),
- * PriorRequestNotComplete, transport failures -> TRANSIENT; else TERMINAL.
+ * throttling codes (PriorRequestNotComplete among them, as in both SDKs'
+ * lists) -> THROTTLE; 500/502/503/504, RequestTimeout(Exception), clock skew
+ * and transport failures -> TRANSIENT; else TERMINAL.
  * HTTP 429 without a known code counts as THROTTLE (our addition: neither
  * botocore nor Go v2 retries a bare 429). */
 sm_aws_error_class sm_aws_error_classify(long http_status, const char *code, int transport);
@@ -54,6 +55,12 @@ bool sm_aws_error_code_is_throttle(const char *code);
 /* True when AWS rejected the request because our clock is off
  * (RequestTimeTooSkewed, SignatureDoesNotMatch with a skew note, ...). */
 bool sm_aws_error_is_clock_skew(const sm_aws_error *e);
+
+/* True when AWS refused our temporary credentials because they expired
+ * (ExpiredToken, ExpiredTokenException). Terminal for the retry policy:
+ * the same signed request cannot succeed, but the client may fetch fresh
+ * credentials and send it again. */
+bool sm_aws_error_is_expired_credentials(const sm_aws_error *e);
 
 /* "throttle", "transient", "terminal" or "none". */
 const char *sm_aws_error_class_to_string(sm_aws_error_class c);

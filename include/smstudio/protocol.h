@@ -44,8 +44,8 @@ int sm_protocol_decode(const sm_aws_service *svc, const char *operation,
 /* JSON 1.1 pieces, exposed for the fuzzers and tests. */
 int sm_json_proto_decode(const sm_http_response *resp, json_t **ret_output, sm_aws_error *err);
 /* Query/XML pieces, exposed for the fuzzers and tests. */
-int sm_query_proto_decode(const char *operation, const sm_http_response *resp,
-                          json_t **ret_output, sm_aws_error *err);
+int sm_query_proto_decode(const char *operation, const sm_http_response *resp, json_t **ret_output,
+                          sm_aws_error *err);
 
 /* A Query list member as an array: arrays pass (new ref), "" (empty list)
  * and NULL give [], anything else a one-element array. */

@@ -22,8 +22,8 @@ typedef struct sm_retry_config {
 } sm_retry_config;
 
 #define SM_RETRY_DEFAULT_MAX_ATTEMPTS 3u
-#define SM_RETRY_MAX_BACKOFF_MS 20000u
-#define SM_RETRY_QUOTA_INITIAL 500u
+#define SM_RETRY_MAX_BACKOFF_MS       20000u
+#define SM_RETRY_QUOTA_INITIAL        500u
 
 /* Fill the defaults: standard mode, 3 attempts, 2026 rules. */
 void sm_retry_config_init(sm_retry_config *c);
@@ -41,8 +41,8 @@ void sm_retry_quota_init(sm_retry_quota *q);
 
 typedef struct sm_retry_decision {
         bool retry;
-        uint64_t delay_ms; /* back off this long before the next attempt */
-        unsigned cost;     /* tokens taken from the quota; refund on success */
+        uint64_t delay_ms;  /* back off this long before the next attempt */
+        unsigned cost;      /* tokens taken from the quota; refund on success */
         const char *reason; /* static text for logs: "throttled", "quota exhausted", ... */
 } sm_retry_decision;
 

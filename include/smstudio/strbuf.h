@@ -24,7 +24,7 @@ int sm_buf_puts(sm_buf *b, const char *s);
 int sm_buf_putc(sm_buf *b, char c);
 /* Append formatted text. */
 int sm_buf_printf(sm_buf *b, const char *fmt, ...) _printf_(2, 3);
-int sm_buf_vprintf(sm_buf *b, const char *fmt, va_list ap);
+int sm_buf_vprintf(sm_buf *b, const char *fmt, va_list ap) _printf_(2, 0);
 /* Forget the content, keep the allocation. */
 void sm_buf_clear(sm_buf *b);
 /* Free the content; the buffer is empty and reusable afterwards. */
