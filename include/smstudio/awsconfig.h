@@ -16,8 +16,8 @@ int sm_aws_config_default_paths(char **ret_config, char **ret_credentials);
 /* Load both files. NULL paths mean the defaults above. A missing file is an
  * empty one; an unreadable or malformed file fails with -EINVAL and
  * *ret_error "path:line: what is wrong". */
-int sm_aws_config_load(const char *config_path, const char *credentials_path,
-                       sm_aws_config **ret, char **ret_error);
+int sm_aws_config_load(const char *config_path, const char *credentials_path, sm_aws_config **ret,
+                       char **ret_error);
 
 sm_aws_config *sm_aws_config_free(sm_aws_config *c);
 
@@ -27,8 +27,7 @@ const char *sm_aws_config_credentials_path(const sm_aws_config *c);
 
 /* A key of a profile in the config file ([default] or [profile NAME]);
  * NULL when absent. Keys are matched case-sensitively, as the SDKs do. */
-const char *sm_aws_config_profile_get(const sm_aws_config *c, const char *profile,
-                                      const char *key);
+const char *sm_aws_config_profile_get(const sm_aws_config *c, const char *profile, const char *key);
 
 /* A key of a profile in the credentials file ([NAME]); NULL when absent. */
 const char *sm_aws_config_credentials_get(const sm_aws_config *c, const char *profile,
@@ -47,3 +46,26 @@ const char *sm_aws_config_services_get(const sm_aws_config *c, const char *secti
 
 /* Parse an SDK boolean ("true"/"false", case-insensitive). -EINVAL otherwise. */
 int sm_parse_aws_bool(const char *s, bool *ret);
+
+/* Whether the config file has a [services NAME] section. */
+bool sm_aws_config_has_services(const sm_aws_config *c, const char *section);
+
+/* A key of an [sso-session NAME] section of the config file; NULL when absent. */
+const char *sm_aws_config_sso_session_get(const sm_aws_config *c, const char *session,
+                                          const char *key);
+
+/* A nested key of a profile in the config file ("s3 =" followed by indented
+ * "addressing_style = path"); NULL when absent. */
+const char *sm_aws_config_profile_get_nested(const sm_aws_config *c, const char *profile,
+                                             const char *key, const char *sub_key);
+
+/* Where a profile key was set, for "path:line: ..." messages: in the config
+ * file, or in the credentials file when credentials_file. 0, or -ENOENT when
+ * the key is not there. *ret_path is borrowed from c. */
+int sm_aws_config_key_origin(const sm_aws_config *c, bool credentials_file, const char *profile,
+                             const char *key, const char **ret_path, unsigned *ret_line);
+
+/* Where a nested key of a [services NAME] section was set; 0 or -ENOENT. */
+int sm_aws_config_services_origin(const sm_aws_config *c, const char *section,
+                                  const char *service_key, const char *key, const char **ret_path,
+                                  unsigned *ret_line);

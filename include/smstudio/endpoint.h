@@ -21,10 +21,10 @@ typedef enum sm_service_id {
 
 typedef struct sm_aws_service {
         sm_service_id id;
-        const char *name;            /* "sagemaker": config keys, logs, metrics */
-        const char *service_id;      /* AWS serviceId: "SageMaker", "Service Catalog" */
-        const char *env_suffix;      /* AWS_ENDPOINT_URL_<suffix>: "SAGEMAKER", "SERVICE_CATALOG" */
-        const char *config_key;      /* key in a [services] section: "sagemaker", "service_catalog" */
+        const char *name;       /* "sagemaker": config keys, logs, metrics */
+        const char *service_id; /* AWS serviceId: "SageMaker", "Service Catalog" */
+        const char *env_suffix; /* AWS_ENDPOINT_URL_<suffix>: "SAGEMAKER", "SERVICE_CATALOG" */
+        const char *config_key; /* key in a [services] section: "sagemaker", "service_catalog" */
         const char *endpoint_prefix; /* "api.sagemaker", "iam", "sts", "servicecatalog" */
         const char *signing_name;    /* "sagemaker", "iam", "sts", "servicecatalog" */
         sm_aws_protocol protocol;
@@ -48,8 +48,8 @@ typedef struct sm_endpoint_settings {
 } sm_endpoint_settings;
 
 typedef struct sm_endpoint {
-        char *url;            /* "https://api.sagemaker.eu-west-1.amazonaws.com" (no trailing '/') */
-        char *host;           /* Host header value (with :port when not default) */
+        char *url;  /* "https://api.sagemaker.eu-west-1.amazonaws.com" (no trailing '/') */
+        char *host; /* Host header value (with :port when not default) */
         char *signing_region; /* "us-east-1" for IAM in the aws partition */
         const char *signing_name;
         const char *partition; /* "aws", "aws-cn", "aws-us-gov", ... (static) */
@@ -58,8 +58,8 @@ typedef struct sm_endpoint {
 /* Resolve where to send svc's requests. Returns 0, or -EINVAL with
  * *ret_error (malloc'ed) saying why: no region, a malformed region, an
  * override URL that is not http(s)://host[:port][/path], FIPS not offered. */
-int sm_endpoint_resolve(const sm_aws_service *svc, const sm_endpoint_settings *s,
-                        sm_endpoint *ret, char **ret_error);
+int sm_endpoint_resolve(const sm_aws_service *svc, const sm_endpoint_settings *s, sm_endpoint *ret,
+                        char **ret_error);
 
 void sm_endpoint_done(sm_endpoint *e);
 

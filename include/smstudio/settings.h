@@ -13,30 +13,32 @@
 
 /* What the daemon config or command line sets explicitly; NULL / 0 = unset. */
 typedef struct sm_aws_overrides {
+        /* Where these come from, for error messages; NULL = "the daemon config". */
+        const char *origin;
         const char *profile;
         const char *region;
         const char *ca_bundle;
         const char *endpoint_url[_SM_SERVICE_MAX];
-        const char *retry_mode;  /* "standard" | "adaptive" */
-        unsigned max_attempts;   /* 0 = unset */
-        int use_fips;            /* -1 unset, 0, 1 */
-        int use_dualstack;       /* -1 unset, 0, 1 */
+        const char *retry_mode; /* "standard" | "adaptive" */
+        unsigned max_attempts;  /* 0 = unset */
+        int use_fips;           /* -1 unset, 0, 1 */
+        int use_dualstack;      /* -1 unset, 0, 1 */
 } sm_aws_overrides;
 
 /* Where a setting came from, for `whoami` and logs. */
 typedef struct sm_aws_settings {
-        char *profile;          /* never NULL: "default" when nothing chose one */
-        bool profile_explicit;  /* chosen by override or AWS_PROFILE */
-        char *region;           /* NULL when no local source had one (IMDS may) */
+        char *profile;         /* never NULL: "default" when nothing chose one */
+        bool profile_explicit; /* chosen by the override, not AWS_PROFILE */
+        char *region;          /* NULL when no local source had one (IMDS may) */
         const char *region_source;
-        char *ca_bundle;        /* NULL = system store */
+        char *ca_bundle; /* NULL = system store */
         bool use_fips;
         bool use_dualstack;
         sm_retry_config retry;
         char *endpoint_url[_SM_SERVICE_MAX]; /* chosen override or NULL */
         const char *endpoint_source[_SM_SERVICE_MAX];
-        bool imds_disabled;     /* AWS_EC2_METADATA_DISABLED=true */
-        sm_aws_config *files;   /* owned */
+        bool imds_disabled;   /* AWS_EC2_METADATA_DISABLED=true */
+        sm_aws_config *files; /* owned */
 } sm_aws_settings;
 
 /* Initialise overrides to "nothing set". */

@@ -27,6 +27,7 @@ typedef struct harness {
         sm_http *http;
         sm_aws_settings *settings;
         sm_creds_provider *p;
+        const char *profile; /* chosen explicitly, as --profile or the daemon config do */
 } harness;
 
 typedef struct result {
@@ -131,13 +132,16 @@ static void harness_fixture(harness *h, json_t *script)
  * a fresh chain. */
 static void harness_chain(harness *h)
 {
+        sm_aws_overrides o;
         char *error = NULL;
 
         sm_creds_provider_free(h->p);
         h->p = NULL;
         sm_aws_settings_free(h->settings);
         h->settings = NULL;
-        ck_assert_msg(sm_aws_settings_resolve(NULL, &h->settings, &error) == 0, "settings: %s",
+        sm_aws_overrides_init(&o);
+        o.profile = h->profile;
+        ck_assert_msg(sm_aws_settings_resolve(&o, &h->settings, &error) == 0, "settings: %s",
                       error ? error : "?");
         ck_assert_int_eq(sm_creds_provider_new_chain(&h->loop, h->http, h->settings, &h->p), 0);
         ck_assert_str_eq(sm_creds_provider_name(h->p), "chain");
@@ -419,10 +423,21 @@ START_TEST(test_explicit_profile_skips_environment)
         harness_begin(&h);
         setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
         setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
-        setenv("AWS_PROFILE", "dev", 1);
         write_credentials(&h, "[dev]\naws_access_key_id = AKIDDEV\n"
                               "aws_secret_access_key = devsecret\n"
                               "aws_session_token = devtoken\n");
+        /* AWS_PROFILE selects the profile but, as in botocore, environment
+         * keys still win over it. */
+        setenv("AWS_PROFILE", "dev", 1);
+        harness_chain(&h);
+        ck_assert(!h.settings->profile_explicit);
+        get_ok(&h, &res);
+        ck_assert_str_eq(res.creds->access_key_id, "AKIDENV");
+        ck_assert_str_eq(res.creds->provider, "environment");
+        result_done(&res);
+        /* A profile chosen explicitly (--profile, the daemon config) wins. */
+        unsetenv("AWS_PROFILE");
+        h.profile = "dev";
         harness_chain(&h);
         ck_assert(h.settings->profile_explicit);
         get_ok(&h, &res);
@@ -784,7 +799,7 @@ START_TEST(test_assume_role_chained_and_credential_source)
 
         /* credential_source = Environment reads the variables even though an
          * explicit profile switched the environment provider off. */
-        setenv("AWS_PROFILE", "fromenv", 1);
+        h.profile = "fromenv";
         setenv("AWS_ACCESS_KEY_ID", "AKIDENVSOURCE", 1);
         setenv("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
         harness_chain(&h);
@@ -934,7 +949,7 @@ START_TEST(test_web_identity_profile)
                                   token),
                          0);
         write_config(&h, cfg);
-        setenv("AWS_PROFILE", "pod", 1);
+        h.profile = "pod";
         /* Explicit profile: the environment's web identity is ignored. */
         setenv("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token", 1);
         setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/other", 1);
