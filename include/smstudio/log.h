@@ -10,7 +10,7 @@
 #include "smstudio/macro.h"
 
 typedef enum sm_log_target {
-        SM_LOG_TARGET_AUTO,    /* journal when $JOURNAL_STREAM names our stderr */
+        SM_LOG_TARGET_AUTO, /* journal when $JOURNAL_STREAM names our stderr */
         SM_LOG_TARGET_JOURNAL,
         SM_LOG_TARGET_STDERR,
 } sm_log_target;
@@ -38,8 +38,8 @@ void sm_log_fields(int priority, const char *message_id, const sm_log_field *fie
                    size_t n_fields, const char *fmt, ...) _printf_(5, 6);
 
 #define sm_log(priority, ...) sm_log_fields((priority), NULL, NULL, 0, __VA_ARGS__)
-#define sm_log_debug(...) sm_log(LOG_DEBUG, __VA_ARGS__)
-#define sm_log_info(...) sm_log(LOG_INFO, __VA_ARGS__)
-#define sm_log_notice(...) sm_log(LOG_NOTICE, __VA_ARGS__)
-#define sm_log_warning(...) sm_log(LOG_WARNING, __VA_ARGS__)
-#define sm_log_error(...) sm_log(LOG_ERR, __VA_ARGS__)
+#define sm_log_debug(...)     sm_log(LOG_DEBUG, __VA_ARGS__)
+#define sm_log_info(...)      sm_log(LOG_INFO, __VA_ARGS__)
+#define sm_log_notice(...)    sm_log(LOG_NOTICE, __VA_ARGS__)
+#define sm_log_warning(...)   sm_log(LOG_WARNING, __VA_ARGS__)
+#define sm_log_error(...)     sm_log(LOG_ERR, __VA_ARGS__)

@@ -42,6 +42,9 @@ int sm_buf_put_uri_encoded(sm_buf *b, const char *s, size_t n, bool keep_slash);
  * into a new string. Returns 0, -EINVAL on a malformed escape, -ENOMEM. */
 int sm_uri_decode(const char *s, size_t n, bool plus_is_space, char **ret);
 
+/* The value of one hex digit (either case), or -1. */
+int sm_hex_digit_value(char c);
+
 /* Write 2*n lower-case hex digits and a NUL into out (2*n+1 bytes). */
 void sm_hex_encode(const unsigned char *p, size_t n, char *out);
 

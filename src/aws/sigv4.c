@@ -234,17 +234,6 @@ static int put_normalized_path(sm_buf *b, const char *path)
         return r;
 }
 
-static int hex_value(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* The value of the escape "%XY" at p, or -1 if p does not start one. */
 static int escape_value(const char *p)
 {
@@ -252,8 +241,8 @@ static int escape_value(const char *p)
 
         if (p[0] != '%')
                 return -1;
-        hi = hex_value(p[1]);
-        lo = hi < 0 ? -1 : hex_value(p[2]);
+        hi = sm_hex_digit_value(p[1]);
+        lo = hi < 0 ? -1 : sm_hex_digit_value(p[2]);
         return lo < 0 ? -1 : hi << 4 | lo;
 }
 

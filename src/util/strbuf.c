@@ -147,7 +147,7 @@ int sm_buf_put_uri_encoded(sm_buf *b, const char *s, size_t n, bool keep_slash)
         return 0;
 }
 
-static int hex_value(char c)
+int sm_hex_digit_value(char c)
 {
         if (c >= '0' && c <= '9')
                 return c - '0';
@@ -172,8 +172,8 @@ int sm_uri_decode(const char *s, size_t n, bool plus_is_space, char **ret)
                                 free(out);
                                 return -EINVAL;
                         }
-                        hi = hex_value(s[i + 1]);
-                        lo = hex_value(s[i + 2]);
+                        hi = sm_hex_digit_value(s[i + 1]);
+                        lo = sm_hex_digit_value(s[i + 2]);
                         if (hi < 0 || lo < 0) {
                                 free(out);
                                 return -EINVAL;

@@ -85,8 +85,9 @@ int sm_parse_http_date(const char *s, int64_t *ret)
         time_t t;
         int n = 0;
 
-        if (!s || sscanf(s, "%3s, %d %3s %d %d:%d:%d GMT%n", wday, &tm.tm_mday, mon, &tm.tm_year,
-                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7 ||
+        if (!s ||
+            sscanf(s, "%3s, %d %3s %d %d:%d:%d GMT%n", wday, &tm.tm_mday, mon, &tm.tm_year,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7 ||
             n == 0)
                 return -EINVAL;
         m = strstr(months, mon);

@@ -106,11 +106,26 @@ class WhoamiTest(unittest.TestCase):
             f.write("[default]\naws_access_key_id = %s\naws_secret_access_key = wrong\n"
                     "[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
                     % (UNKNOWN_KEY[0], PROFILE_KEY[0], PROFILE_KEY[1]))
-        # An explicit profile wins over environment keys, as in the SDKs.
-        p = self.whoami(self.env(AWS_PROFILE="dev", AWS_ACCESS_KEY_ID=UNKNOWN_KEY[0],
-                                 AWS_SECRET_ACCESS_KEY=UNKNOWN_KEY[1]))
+        p = self.whoami(self.env(AWS_PROFILE="dev"))
         self.assert_identity(p, "shared-credentials-file")
         self.assertEqual(self.new_verdicts(), ["OK"])
+
+    def test_explicit_profile_beats_environment_keys(self):
+        with open(os.path.join(self.home, "credentials"), "w") as f:
+            f.write("[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % PROFILE_KEY)
+        keys = dict(AWS_ACCESS_KEY_ID=ENV_KEY[0], AWS_SECRET_ACCESS_KEY=ENV_KEY[1])
+        # As in botocore: AWS_PROFILE only selects a profile, environment keys
+        # still win; a profile named by the program (--profile) beats them.
+        p = self.whoami(self.env(AWS_PROFILE="dev", **keys))
+        self.assert_identity(p, "environment")
+        p = self.whoami(self.env(**keys), "--profile", "dev")
+        self.assert_identity(p, "shared-credentials-file")
+        self.assertEqual(self.new_verdicts(), ["OK", "OK"])
+
+    def test_missing_profile_is_named(self):
+        p = self.whoami(self.env(), "--profile", "nosuch")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('profile "nosuch" (from --profile) is not in', p.stderr)
 
     def test_profile_region_and_flag(self):
         with open(os.path.join(self.home, "config"), "w") as f:

@@ -96,9 +96,11 @@ typedef struct closer {
                 uv_handle_t handle;
                 uv_timer_t timer;
                 uv_fs_event_t fs_event;
+                uv_prepare_t prepare;
         } u;
         bool closed;
         bool fired;
+        bool *flag; /* for the prepare watcher */
 } closer;
 
 static void on_closer_closed(uv_handle_t *handle)
@@ -125,10 +127,26 @@ static void on_deadline(uv_timer_t *t)
         c->fired = true;
 }
 
+/* libuv (1.44) runs due timers before it polls, and a UV_RUN_ONCE whose
+ * timer callback set the flag would then block in the poll until the next
+ * timer, the deadline. Stopping the loop from a prepare watcher when the flag
+ * is set makes that poll return at once. */
+static void on_prepare_check_flag(uv_prepare_t *p)
+{
+        closer *c = p->data;
+
+        if (*c->flag)
+                uv_stop(p->loop);
+}
+
 int sm_test_run_until(uv_loop_t *loop, bool *flag, unsigned timeout_ms)
 {
-        closer deadline = {0};
+        closer deadline = {0}, watcher = {.flag = flag};
 
+        ck_assert_int_eq(uv_prepare_init(loop, &watcher.u.prepare), 0);
+        watcher.u.prepare.data = &watcher;
+        ck_assert_int_eq(uv_prepare_start(&watcher.u.prepare, on_prepare_check_flag), 0);
+        uv_unref(&watcher.u.handle);
         ck_assert_int_eq(uv_timer_init(loop, &deadline.u.timer), 0);
         deadline.u.timer.data = &deadline;
         ck_assert_int_eq(uv_timer_start(&deadline.u.timer, on_deadline, timeout_ms, 0), 0);
@@ -137,6 +155,7 @@ int sm_test_run_until(uv_loop_t *loop, bool *flag, unsigned timeout_ms)
         while (!*flag && !deadline.fired)
                 uv_run(loop, UV_RUN_ONCE);
         close_and_wait(loop, &deadline);
+        close_and_wait(loop, &watcher);
         return *flag ? 0 : -ETIMEDOUT;
 }
 
