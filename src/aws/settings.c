@@ -196,7 +196,7 @@ static int resolve_region(settings_priv *p, const sm_aws_overrides *o, char **re
 
         if (o && !isempty(o->region)) {
                 f = (found){.value = o->region, .key = "region"};
-                s->region_source = "config";
+                s->region_source = o->origin ? o->origin : "the daemon config";
         } else if (lookup(s, "AWS_REGION", NULL, &f) ||
                    lookup(s, "AWS_DEFAULT_REGION", "region", &f)) {
                 if (f.var) {

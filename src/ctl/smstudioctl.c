@@ -238,7 +238,7 @@ static int verb_whoami(const ctl_options *o)
         int r;
 
         sm_aws_overrides_init(&ov);
-        ov.origin = "--profile";
+        ov.origin = "the command line";
         ov.profile = o->profile;
         ov.region = o->region;
         r = sm_aws_settings_resolve(&ov, &w.settings, &error);

@@ -125,7 +125,7 @@ class WhoamiTest(unittest.TestCase):
     def test_missing_profile_is_named(self):
         p = self.whoami(self.env(), "--profile", "nosuch")
         self.assertEqual(p.returncode, 1)
-        self.assertIn('profile "nosuch" (from --profile) is not in', p.stderr)
+        self.assertIn('profile "nosuch" (from the command line) is not in', p.stderr)
 
     def test_profile_region_and_flag(self):
         with open(os.path.join(self.home, "config"), "w") as f:
@@ -142,6 +142,14 @@ class WhoamiTest(unittest.TestCase):
         (_, verdict, headers), = self.proxy.requests[self.seen_before:]
         self.assertEqual(verdict, "OK")
         self.assertIn("/eu-west-1/sts/aws4_request", headers["Authorization"])
+        # --region beats the profile, and the text output says where it came from.
+        p = subprocess.run([SMSTUDIOCTL, "whoami", "--profile", "dev", "--region", "eu-north-1"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^Region +eu-north-1 \(from the command line\)$")
+        (_, verdict, headers) = self.proxy.requests[-1]
+        self.assertEqual(verdict, "OK")
+        self.assertIn("/eu-north-1/sts/aws4_request", headers["Authorization"])
 
     def test_imdsv2_credentials(self):
         imds = Imds("smstudio-node", {"AccessKeyId": IMDS_KEY[0],

@@ -234,7 +234,7 @@ static const struct {
         {NULL, NULL, NULL, "eu-central-1", "profile dev"},
         {NULL, NULL, "us-west-1", "us-west-1", "AWS_DEFAULT_REGION"},
         {NULL, "us-west-2", "us-west-1", "us-west-2", "AWS_REGION"},
-        {"ap-south-1", "us-west-2", "us-west-1", "ap-south-1", "config"},
+        {"ap-south-1", "us-west-2", "us-west-1", "ap-south-1", "the daemon config"},
         {"", "", "", "eu-central-1", "profile dev"},
 };
 
