@@ -18,6 +18,9 @@ class State:
         self.account = account
         self.region = region
         self._fresh = fresh      # service name -> callable returning its empty state
+        # How long asynchronous statuses (Pending, Updating, Deleting, ...)
+        # last before they settle; see services/sagemaker_common.py.
+        self.async_delay_s = 0.0
         self.lock = threading.RLock()
         self.calls = collections.Counter()
         self.data = {}
