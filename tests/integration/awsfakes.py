@@ -68,6 +68,40 @@ class Moto:
         self.proc.wait(10)
 
 
+class Emulator:
+    """tests/emulator/awsemu on a kernel-chosen loopback port."""
+
+    def __init__(self, directory, *args):
+        root = os.environ.get("SM_SOURCE_ROOT",
+                              os.path.join(os.path.dirname(__file__), "..", ".."))
+        port_file = os.path.join(directory, "awsemu.port")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(root, "tests", "emulator", "awsemu"),
+             "--listen", "127.0.0.1:0", "--port-file", port_file] + list(args),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def read_port():
+            if self.proc.poll() is not None:
+                raise RuntimeError("awsemu exited with %d" % self.proc.returncode)
+            try:
+                with open(port_file) as f:
+                    return int(f.read().strip() or 0)
+            except FileNotFoundError:
+                return 0
+
+        self.port = wait_for(read_port, 30, "awsemu to listen")
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def calls(self):
+        import urllib.request
+        with urllib.request.urlopen(self.url + "/_emu/calls", timeout=10) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 class SigV4Verifier:
     """Recomputes a request's signature with botocore and compares."""
 

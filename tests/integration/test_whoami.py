@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import unittest
 
-from awsfakes import Imds, Moto, VerifyingProxy, make_test_ca
+from awsfakes import Emulator, Imds, Moto, VerifyingProxy, make_test_ca
 
 SMSTUDIOCTL = os.environ.get("SMSTUDIOCTL", "smstudioctl")
 
@@ -284,6 +284,59 @@ class WhoamiTest(unittest.TestCase):
         self.assertRegex(p.stdout, r"(?m)^Account +123456789012$")
         self.assertRegex(p.stdout, r"(?m)^Provider +environment$")
         self.assertRegex(p.stdout, r"(?m)^Region +us-east-1 \(from AWS_REGION\)$")
+
+
+class WhoamiAssumeRoleTest(unittest.TestCase):
+    """An assume-role profile end to end against our emulator: the chain
+    calls STS AssumeRole signed with the source profile's keys, then signs
+    GetCallerIdentity with the temporary credentials it got; the emulator
+    re-checks both signatures with botocore's signer."""
+
+    SOURCE = ("AKIASOURCEEXAMPLE001", "source/secret/EXAMPLE00000000000001")
+
+    @classmethod
+    def setUpClass(cls):
+        import boto3
+        cls.tmp = tempfile.mkdtemp(prefix="smstudio-assume-")
+        cls.emu = Emulator(cls.tmp, "--creds", "%s:%s" % cls.SOURCE)
+        iam = boto3.client("iam", endpoint_url=cls.emu.url, region_name="us-east-1",
+                           aws_access_key_id=cls.SOURCE[0],
+                           aws_secret_access_key=cls.SOURCE[1])
+        iam.create_role(RoleName="smstudio-admin", Path="/smstudio/",
+                        AssumeRolePolicyDocument=json.dumps({
+                            "Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                           "Principal": {"AWS": "123456789012"}}]}))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_assume_role_profile(self):
+        home = tempfile.mkdtemp(dir=self.tmp)
+        with open(os.path.join(home, "config"), "w") as f:
+            f.write("[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/smstudio/"
+                    "smstudio-admin\nsource_profile = base\nrole_session_name = ci\n")
+        with open(os.path.join(home, "credentials"), "w") as f:
+            f.write("[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    % self.SOURCE)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(HOME=home, AWS_REGION="us-east-1", AWS_ENDPOINT_URL=self.emu.url,
+                   AWS_EC2_METADATA_DISABLED="true",
+                   AWS_CONFIG_FILE=os.path.join(home, "config"),
+                   AWS_SHARED_CREDENTIALS_FILE=os.path.join(home, "credentials"))
+        p = subprocess.run([SMSTUDIOCTL, "whoami", "--json", "--profile", "deploy"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["Provider"], "assume-role")
+        self.assertEqual(out["Arn"],
+                         "arn:aws:sts::123456789012:assumed-role/smstudio-admin/ci")
+        calls = self.emu.calls()
+        self.assertEqual(calls.get("sts:AssumeRole"), 1, calls)
+        self.assertEqual(calls.get("sts:GetCallerIdentity"), 1, calls)
+        self.assertNotIn(self.SOURCE[1], p.stdout + p.stderr)
 
 
 if __name__ == "__main__":
