@@ -11,11 +11,9 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -30,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 AWSEMU = os.environ.get("AWSEMU", os.path.join(HERE, "awsemu"))
 sys.path.insert(0, HERE)
 from emu.cli import DEFAULT_AKID, DEFAULT_SECRET  # noqa: E402
+from emutest import Awsemu, wait_for  # noqa: E402,F401  (test_admin uses both)
 
 ACCOUNT = "123456789012"
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -38,53 +37,6 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 INLINE = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
 MANAGED = "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    raise TimeoutError("timed out waiting for " + what)
-
-
-class Awsemu:
-    """One awsemu subprocess."""
-
-    def __init__(self, directory, *extra):
-        self.port_file = os.path.join(directory, "port-%d" % time.monotonic_ns())
-        self.log = open(self.port_file + ".log", "w+")
-        self.proc = subprocess.Popen(
-            [AWSEMU, "--listen", "127.0.0.1:0", "--port-file", self.port_file] + list(extra),
-            stdout=self.log, stderr=subprocess.STDOUT)
-
-        def port():
-            if self.proc.poll() is not None:
-                raise RuntimeError("awsemu exited: " + self.output())
-            try:
-                with open(self.port_file) as f:
-                    return int(f.read())
-            except (FileNotFoundError, ValueError):
-                return None
-
-        self.port = wait_for(port, what="awsemu port file")
-        scheme = "https" if "--tls-cert" in extra else "http"
-        self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
-
-    def output(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(20)
-        self.log.close()
-        return code
 
 
 class EmulatorTest(unittest.TestCase):
