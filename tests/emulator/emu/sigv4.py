@@ -11,8 +11,11 @@ command line and the temporary ones it hands out (AssumeRole), each with
 its session token, expiry and the caller identity GetCallerIdentity
 reports for it."""
 
+import base64
 import calendar
 import re
+import secrets
+import string
 import threading
 import time
 
@@ -28,6 +31,8 @@ MAX_SKEW_SECONDS = 15 * 60
 _AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request,"
     r"\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})\s*$")
+
+_KEY_CHARS = string.ascii_uppercase + string.digits
 
 INVALID_TOKEN = "The security token included in the request is invalid."
 
@@ -54,6 +59,22 @@ class KeyTable:
     def get(self, akid):
         with self._lock:
             return self._keys.get(akid)
+
+    def issue(self, identity, expires):
+        """Makes, adds and returns a temporary key (ASIA..., secret, session
+        token) valid until `expires` (epoch seconds) that signs as
+        `identity`: what STS, IMDS and the container endpoint hand out."""
+        key = Key("ASIA" + "".join(secrets.choice(_KEY_CHARS) for _ in range(16)),
+                  base64.b64encode(secrets.token_bytes(30)).decode(),
+                  token=base64.b64encode(secrets.token_bytes(96)).decode(),
+                  expires=int(expires), identity=identity)
+        self.add(key)
+        return key
+
+    def temporary(self):
+        """The keys handed out at run time (what --state keeps)."""
+        with self._lock:
+            return [k for k in self._keys.values() if k.expires is not None]
 
     def remove_temporary(self):
         """Drops the keys handed out at run time (on admin reset)."""
