@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one place smstudioctl renders results: text tables or JSON. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "ctl.h"
+#include "smstudio/strbuf.h"
+
+void ctl_print_record(const ctl_options *o, const ctl_field *fields, size_t n)
+{
+        if (o->json) {
+                json_t *obj = json_object();
+                char *s;
+
+                for (size_t i = 0; i < n; i++)
+                        json_object_set_new(obj, fields[i].label,
+                                            fields[i].value ? json_string(fields[i].value)
+                                                            : json_null());
+                s = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+                if (s)
+                        puts(s);
+                free(s);
+                json_decref(obj);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                printf("%-10s %s\n", fields[i].label, fields[i].value ? fields[i].value : "-");
+}
+
+void ctl_print_error(const ctl_options *o, const char *code, const char *message)
+{
+        if (o->json) {
+                json_t *obj = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+                char *s = obj ? json_dumps(obj, JSON_INDENT(2)) : NULL;
+
+                if (s)
+                        puts(s);
+                free(s);
+                json_decref(obj);
+        }
+        fprintf(stderr, "smstudioctl: %s\n", message);
+}
+
+char *ctl_strf(const char *fmt, ...)
+{
+        sm_buf b = {0};
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = sm_buf_vprintf(&b, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                sm_buf_done(&b);
+                return NULL;
+        }
+        return sm_buf_steal(&b);
+}
