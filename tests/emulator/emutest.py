@@ -79,14 +79,6 @@ class Awsemu:
         return code
 
 
-def awsemu_flags():
-    """The long options the awsemu under test knows (from its --help), so
-    tests can use a flag only once it exists."""
-    out = subprocess.run([AWSEMU, "--help"], capture_output=True, text=True,
-                         timeout=60).stdout
-    return {word.rstrip(",") for word in out.split() if word.startswith("--")}
-
-
 class EmuCase(unittest.TestCase):
     """Base class: one awsemu per test class (started with EXTRA_ARGS),
     state reset before every test."""

@@ -17,7 +17,7 @@ from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from emutest import ACCOUNT, REGION, EmuCase, awsemu_flags, wait_for  # noqa: E402
+from emutest import ACCOUNT, REGION, EmuCase, wait_for  # noqa: E402
 
 ROLE = "arn:aws:iam::%s:role/studio-exec" % ACCOUNT
 PREFIX = "arn:aws:sagemaker:%s:%s:" % (REGION, ACCOUNT)
@@ -769,8 +769,6 @@ class InProcessAsyncTest(unittest.TestCase):
         self.call("DeleteUserProfile", DomainId=d, UserProfileName="a")
 
 
-@unittest.skipUnless("--async-delay-ms" in awsemu_flags(),
-                     "awsemu has no --async-delay-ms yet (InProcessAsyncTest covers it)")
 class AsyncDelayTest(StudioCase):
     """End to end with a real delay: boto3 sees the transient statuses.
     The delay leaves a second between a change and the next call, plenty
