@@ -65,7 +65,22 @@ void sm_yaml_limits_default(sm_yaml_limits *l);
 /* Parse data (len bytes) read from path (used only in messages). limits
  * NULL = defaults. On success 0 and *ret; on bad input -EINVAL with every
  * problem found in diags (libyaml stops at its first syntax error, which is
- * then the only one); -ENOMEM. */
+ * then the last one; a file with 100 problems is not read further); -ENOMEM.
+ * Messages (after "path:line:column: "):
+ *   file is larger than 1 MiB                  (no line: checked first)
+ *   more than N documents in one file          at the extra document
+ *   nesting deeper than N levels               at the collection too deep
+ *   string longer than 64 KiB                  at the string (keys too)
+ *   more than N YAML nodes in one file         at the first node too many
+ *   YAML anchors and aliases are not allowed   at each anchor and alias
+ *   YAML tags are not allowed                  at each tag (even !!str)
+ *   duplicate key "name" (first at line 3)     at the repeat
+ *   mapping key must be a string, not a list   at the key
+ *   string contains a NUL character            at the string
+ *   libyaml's own words for syntax and encoding errors, with "(started at
+ *   line L, column C)" when it names where the construct began.
+ * An empty document ("---" alone, comments only, or a plain null) has a
+ * NULL root; a file with no documents at all has n_docs 0. */
 int sm_yaml_parse(const char *path, const void *data, size_t len, const sm_yaml_limits *limits,
                   sm_yaml_stream **ret, sm_diags *diags);
 
@@ -73,11 +88,13 @@ sm_yaml_stream *sm_yaml_stream_free(sm_yaml_stream *s);
 
 /* Scalar typing, YAML 1.2 core schema and nothing looser: only plain
  * scalars are null, bools or integers; "yes"/"on" are strings. */
-bool sm_yaml_is_null(const sm_yaml_node *n); /* plain "", "~", null, Null, NULL */
-int sm_yaml_as_bool(const sm_yaml_node *n, bool *ret);     /* true|True|TRUE|false|... */
-int sm_yaml_as_int(const sm_yaml_node *n, int64_t *ret);   /* plain decimal, optional sign */
+bool sm_yaml_is_null(const sm_yaml_node *n);           /* plain "", "~", null, Null, NULL; n NULL */
+int sm_yaml_as_bool(const sm_yaml_node *n, bool *ret); /* true|True|TRUE|false|... */
+int sm_yaml_as_int(const sm_yaml_node *n, int64_t *ret); /* plain decimal, optional sign */
 
-/* "a string", "a list", "a mapping", "null", "true", "a number": for messages. */
+/* "a string", "a list", "a mapping", "null", "true", "false", "a number"
+ * (a decimal integer), "a decimal number" (1.5, 1e3, 0x1F, .inf): for
+ * messages. */
 const char *sm_yaml_describe(const sm_yaml_node *n);
 
 /* The value for key in a mapping, or NULL. */
@@ -85,20 +102,31 @@ const sm_yaml_node *sm_yaml_get(const sm_yaml_node *map, const char *key);
 
 /* Typed getters for one mapping value: on a wrong type they add
  * "path:line:col: KEY must be TYPE, not DESCRIBE" (what names the key) to
- * diags and return -EINVAL. ret is written only on success. */
-int sm_yaml_get_string(const char *path, const sm_yaml_node *n, const char *what,
-                       char **ret, sm_diags *diags);
+ * diags and return -EINVAL. ret is written only on success. n NULL (a
+ * missing key, as sm_yaml_get() returns it) is -ENOENT with no message: the
+ * caller knows whether the key is required.
+ * TYPE is "a string", "true or false", "a whole number", "a list of strings".
+ * A string is any scalar but null, true and false: plain numbers are taken
+ * as written (account ids, "2.16"). An int outside [min, max] is
+ * "KEY must be between MIN and MAX, not V" ("at least MIN" / "at most MAX"
+ * when the other bound is INT64_MAX / INT64_MIN), V as written. */
+int sm_yaml_get_string(const char *path, const sm_yaml_node *n, const char *what, char **ret,
+                       sm_diags *diags);
 int sm_yaml_get_bool(const char *path, const sm_yaml_node *n, const char *what, bool *ret,
                      sm_diags *diags);
 int sm_yaml_get_int(const char *path, const sm_yaml_node *n, const char *what, int64_t min,
                     int64_t max, int64_t *ret, sm_diags *diags);
-/* A list of strings; a NULL-terminated strv in *ret. */
-int sm_yaml_get_string_list(const char *path, const sm_yaml_node *n, const char *what,
-                            char ***ret, size_t *ret_n, sm_diags *diags);
+/* A list of strings; a NULL-terminated strv in *ret (ret_n may be NULL).
+ * Null ("key:" with nothing after it) is an empty list. Each bad item is
+ * "KEY item N must be a string, not DESCRIBE" (N from 1) at the item. */
+int sm_yaml_get_string_list(const char *path, const sm_yaml_node *n, const char *what, char ***ret,
+                            size_t *ret_n, sm_diags *diags);
 
 /* Report every key of map not in allowed (NULL-terminated) as
- * "unknown key \"x\" (did you mean \"y\"?)" at the key's place. Returns the
- * number of unknown keys. */
+ * "unknown key \"x\" (did you mean \"y\"?)" at the key's place; with what
+ * (e.g. "a Domain") "unknown key \"x\" in a Domain (did you mean ...)". The
+ * suggestion is sm_spell_closest(); without one the parenthesis is left out.
+ * Returns the number of unknown keys (0 when map is not a mapping). */
 size_t sm_yaml_check_keys(const char *path, const sm_yaml_node *map, const char *const *allowed,
                           const char *what, sm_diags *diags);
 

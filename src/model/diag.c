@@ -50,18 +50,23 @@ fail:
 
 int sm_diags_take(sm_diags *dst, sm_diags *src)
 {
-        for (size_t i = 0; i < src->n; i++) {
-                if (dst->n == dst->cap) {
-                        size_t cap = dst->cap ? dst->cap * 2 : 8;
-                        sm_diag *p = realloc(dst->items, cap * sizeof(*p));
+        /* Reserve first: a failure must leave both lists as they were, never
+         * with items owned twice. */
+        if (dst->n + src->n > dst->cap) {
+                size_t cap = dst->cap ? dst->cap : 8;
+                sm_diag *p;
 
-                        if (!p)
-                                return -ENOMEM;
-                        dst->items = p;
-                        dst->cap = cap;
-                }
-                dst->items[dst->n++] = src->items[i];
+                while (cap < dst->n + src->n)
+                        cap *= 2;
+                p = realloc(dst->items, cap * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                dst->items = p;
+                dst->cap = cap;
         }
+        if (src->n)
+                memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
+        dst->n += src->n;
         free(src->items);
         *src = (sm_diags){0};
         return 0;
