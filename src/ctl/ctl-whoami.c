@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "smstudio/client.h"
 #include "smstudio/creds.h"
+#include "smstudio/daemonconfig.h"
 #include "smstudio/http.h"
 #include "smstudio/imds.h"
 #include "smstudio/settings.h"
@@ -152,9 +153,35 @@ static void whoami_call(whoami_state *w)
         }
 }
 
+/* The daemon config whoami reads: --config FILE (which must exist), else
+ * the default file when there is one. NULL after reporting the problems. */
+static sm_daemon_config *whoami_load_config(const ctl_options *o)
+{
+        sm_daemon_config *c = NULL;
+        sm_diags diags = {0};
+        sm_buf text = {0};
+        int r;
+
+        r = sm_daemon_config_load(o->config, o->config != NULL, &c, &diags);
+        if (r < 0) {
+                if (diags.n > 0 && sm_diags_format(&diags, &text) >= 0 && text.len > 0) {
+                        /* One "path:line:column: message" per line, as validate prints them. */
+                        text.data[text.len - 1] = '\0';
+                        ctl_print_error(o, "InvalidConfiguration", text.data);
+                } else {
+                        ctl_print_error(o, "InvalidConfiguration", strerror(-r));
+                }
+                c = NULL;
+        }
+        sm_buf_done(&text);
+        sm_diags_done(&diags);
+        return c;
+}
+
 int ctl_verb_whoami(const ctl_options *o, int argc, char **argv)
 {
         whoami_state w = {.opts = o, .exit_code = EXIT_FAILURE};
+        _cleanup_(sm_daemon_config_freep) sm_daemon_config *config = NULL;
         sm_aws_overrides ov;
         sm_http_options hopts = {0};
         char *error = NULL;
@@ -164,16 +191,28 @@ int ctl_verb_whoami(const ctl_options *o, int argc, char **argv)
                 fprintf(stderr, "smstudioctl: whoami takes no arguments\n");
                 return EXIT_USAGE;
         }
-        sm_aws_overrides_init(&ov);
-        ov.origin = "the command line";
-        ov.profile = o->profile;
-        ov.region = o->region;
+        config = whoami_load_config(o);
+        if (!config)
+                return EXIT_FAILURE;
+        /* What the daemon would use, with the command line's flags on top. */
+        sm_daemon_config_aws_overrides(config, &ov);
+        if (o->profile)
+                ov.profile = o->profile;
+        if (o->region)
+                ov.region = o->region;
+        /* The settings take one origin for profile and region. Name the
+         * profile's (resolve reports a missing profile by it) and put the
+         * region's right below: both show in whoami's answer. */
+        if (o->profile || (!ov.profile && o->region))
+                ov.origin = "the command line";
         r = sm_aws_settings_resolve(&ov, &w.settings, &error);
         if (r < 0) {
                 ctl_print_error(o, "InvalidConfiguration", error ? error : strerror(-r));
                 free(error);
                 return EXIT_FAILURE;
         }
+        if (!isempty(ov.region))
+                w.settings->region_source = o->region ? "the command line" : "the daemon config";
         uv_loop_init(&w.loop);
         hopts.ca_bundle = w.settings->ca_bundle;
         r = sm_http_new(&w.loop, &hopts, &w.http);

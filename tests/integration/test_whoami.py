@@ -151,6 +151,91 @@ class WhoamiTest(unittest.TestCase):
         self.assertEqual(verdict, "OK")
         self.assertIn("/eu-north-1/sts/aws4_request", headers["Authorization"])
 
+    def write_daemon_config(self, text):
+        path = os.path.join(self.home, "smstudiod.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def unused_url(self):
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()  # nothing listens there now
+        return "http://127.0.0.1:%d" % port
+
+    def test_daemon_config_region_and_endpoint(self):
+        # The daemon config beats the environment: AWS_REGION and
+        # AWS_ENDPOINT_URL_STS point elsewhere (nothing listens at that URL).
+        config = self.write_daemon_config(
+            "# as the daemon would read it\n"
+            "region: eu-west-2\n"
+            "endpoints:\n"
+            "  sts: %s\n"
+            "retry:\n"
+            "  max_attempts: 1\n" % self.proxy.url)
+        env = self.env(AWS_ACCESS_KEY_ID=ENV_KEY[0], AWS_SECRET_ACCESS_KEY=ENV_KEY[1],
+                       AWS_ENDPOINT_URL_STS=self.unused_url())
+        p = self.whoami(env, "--config", config)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual(out["Region"], "eu-west-2")
+        self.assertEqual(out["Endpoint"], self.proxy.url)
+        (_, verdict, headers), = self.proxy.requests[self.seen_before:]
+        self.assertEqual(verdict, "OK")
+        self.assertIn("/eu-west-2/sts/aws4_request", headers["Authorization"])
+
+        # --region beats the config; the config's endpoint still applies.
+        p = subprocess.run([SMSTUDIOCTL, "whoami", "--config", config, "--region", "eu-north-1"],
+                           env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^Region +eu-north-1 \(from the command line\)$")
+        (_, verdict, headers) = self.proxy.requests[-1]
+        self.assertEqual(verdict, "OK")
+        self.assertIn("/eu-north-1/sts/aws4_request", headers["Authorization"])
+
+        # Without the flag the text output names the config as the source.
+        p = subprocess.run([SMSTUDIOCTL, "whoami", "--config", config], env=env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^Region +eu-west-2 \(from the daemon config\)$")
+        self.assertEqual(self.new_verdicts(), ["OK", "OK", "OK"])
+
+    def test_daemon_config_profile_and_flag_region(self):
+        # Profile from the config, region from the command line: each is
+        # named with its own source.
+        with open(os.path.join(self.home, "credentials"), "w") as f:
+            f.write("[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+                    % PROFILE_KEY)
+        config = self.write_daemon_config("profile: dev\nregion: eu-west-2\n")
+        p = subprocess.run([SMSTUDIOCTL, "whoami", "--config", config, "--region", "eu-west-3"],
+                           env=self.env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^Provider +shared-credentials-file$")
+        self.assertRegex(p.stdout, r"(?m)^Region +eu-west-3 \(from the command line\)$")
+        config = self.write_daemon_config("profile: nosuch\n")
+        p = self.whoami(self.env(), "--config", config)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('profile "nosuch" (from the daemon config) is not in', p.stderr)
+
+    def test_daemon_config_errors(self):
+        config = self.write_daemon_config("region: eu-west-2\nendpoints:\n  stss: x\n"
+                                          "concurrency: 0\n")
+        p = self.whoami(self.env(), "--config", config)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn('%s:3:3: unknown key "stss" in endpoints (did you mean "sts"?)' % config,
+                      p.stderr)
+        self.assertIn("%s:4:14: concurrency must be between 1 and 64, not 0" % config, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "InvalidConfiguration")
+        # An explicit --config must exist.
+        missing = os.path.join(self.home, "nosuch.yaml")
+        p = self.whoami(self.env(), "--config", missing)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("%s: cannot read the daemon config: No such file or directory" % missing,
+                      p.stderr)
+        self.assertEqual(self.new_verdicts(), [])
+
     def test_imdsv2_credentials(self):
         imds = Imds("smstudio-node", {"AccessKeyId": IMDS_KEY[0],
                                       "SecretAccessKey": IMDS_KEY[1],
