@@ -16,8 +16,8 @@ typedef struct sm_manifest_file sm_manifest_file;
 /* Parse and validate one file's content. 0 when the file is valid; -EINVAL
  * with every problem of the file in diags (nothing of an invalid file is
  * used); -ENOMEM. */
-int sm_manifest_file_parse(const char *path, const void *data, size_t len,
-                           sm_manifest_file **ret, sm_diags *diags);
+int sm_manifest_file_parse(const char *path, const void *data, size_t len, sm_manifest_file **ret,
+                           sm_diags *diags);
 
 sm_manifest_file *sm_manifest_file_free(sm_manifest_file *f);
 
