@@ -30,6 +30,15 @@ void ctl_print_record(const ctl_options *o, const ctl_field *fields, size_t n)
                 printf("%-10s %s\n", fields[i].label, fields[i].value ? fields[i].value : "-");
 }
 
+void ctl_print_json(const ctl_options *o, const json_t *v)
+{
+        char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+        if (s)
+                puts(s);
+        free(s);
+}
+
 void ctl_print_error(const ctl_options *o, const char *code, const char *message)
 {
         if (o->json) {

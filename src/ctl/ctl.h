@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "smstudio/macro.h"
 
 /* Exit codes: 0 success, 1 the command failed, 64 usage error (sysexits). */
@@ -28,6 +30,9 @@ typedef struct ctl_field {
 } ctl_field;
 
 void ctl_print_record(const ctl_options *o, const ctl_field *fields, size_t n);
+/* A whole JSON document (for --json output that is more than one flat
+ * record), indented, keys in insertion order, on stdout. */
+void ctl_print_json(const ctl_options *o, const json_t *v);
 /* An error: "smstudioctl: message" on stderr, and with --json also
  * {"error": {"code", "message"}} on stdout. */
 void ctl_print_error(const ctl_options *o, const char *code, const char *message);

@@ -19,6 +19,9 @@ typedef struct ctl_verb {
 static const ctl_verb verbs[] = {
         {"whoami", ctl_verb_whoami, "",
          "show the AWS identity, credential source, region and endpoint"},
+        {"validate", ctl_verb_validate, "[DIR]", "check the daemon config and manifests offline"},
+        {"import-seedfarmer", ctl_verb_import_seedfarmer, "FILE",
+         "convert a seed-farmer manifest of the original module"},
 };
 
 static void usage(FILE *f)
@@ -42,7 +45,8 @@ static void usage(FILE *f)
                    "  -h, --help        this help\n"
                    "      --version     print the version\n"
                    "\n"
-                   "Exit status: 0 success, 1 failure, 64 usage error.\n");
+                   "Exit status: 0 success, 1 failure (validate: invalid), 2 import-seedfarmer\n"
+                   "converted with values left to fill in, 64 usage error.\n");
 }
 
 int main(int argc, char **argv)
