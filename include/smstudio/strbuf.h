@@ -25,6 +25,10 @@ int sm_buf_putc(sm_buf *b, char c);
 /* Append formatted text. */
 int sm_buf_printf(sm_buf *b, const char *fmt, ...) _printf_(2, 3);
 int sm_buf_vprintf(sm_buf *b, const char *fmt, va_list ap) _printf_(2, 0);
+/* printf into a new malloc'ed string; NULL when out of memory. */
+char *sm_strf(const char *fmt, ...) _printf_(1, 2);
+char *sm_vstrf(const char *fmt, va_list ap) _printf_(1, 0);
+
 /* Forget the content, keep the allocation. */
 void sm_buf_clear(sm_buf *b);
 /* Free the content; the buffer is empty and reusable afterwards. */

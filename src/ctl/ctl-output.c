@@ -52,19 +52,3 @@ void ctl_print_error(const ctl_options *o, const char *code, const char *message
         }
         fprintf(stderr, "smstudioctl: %s\n", message);
 }
-
-char *ctl_strf(const char *fmt, ...)
-{
-        sm_buf b = {0};
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = sm_buf_vprintf(&b, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                sm_buf_done(&b);
-                return NULL;
-        }
-        return sm_buf_steal(&b);
-}

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "ctl.h"
+#include "smstudio/strbuf.h"
 #include "smstudio/seedfarmer.h"
 
 /* 16 MiB: far above any manifest; the YAML reader's own limit (1 MiB)
@@ -89,8 +90,8 @@ int ctl_verb_import_seedfarmer(const ctl_options *o, int argc, char **argv)
         path = argv[1];
         r = read_file(path, &in);
         if (r < 0) {
-                char *msg = ctl_strf("cannot read %s: %s", path,
-                                     r == -EFBIG ? "file too large" : strerror(-r));
+                char *msg = sm_strf("cannot read %s: %s", path,
+                                    r == -EFBIG ? "file too large" : strerror(-r));
 
                 ctl_print_error(o, "ReadError", msg ? msg : path);
                 free(msg);

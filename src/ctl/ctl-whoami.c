@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "ctl.h"
+#include "smstudio/strbuf.h"
 #include "smstudio/client.h"
 #include "smstudio/creds.h"
 #include "smstudio/daemonconfig.h"
@@ -41,28 +42,28 @@ static void whoami_report_error(whoami_state *w, const sm_aws_error *e)
         const char *code = e->code ? e->code : "UnknownError";
 
         if (streq(code, "NoCredentials"))
-                msg = ctl_strf("%s", e->message);
+                msg = sm_strf("%s", e->message);
         else if (streq(code, "ExpiredToken") || streq(code, "ExpiredTokenException") ||
                  streq(code, "RequestExpired"))
-                msg = ctl_strf("the AWS credentials from %s have expired: %s",
-                               sm_creds_provider_name(w->creds), e->message ? e->message : code);
+                msg = sm_strf("the AWS credentials from %s have expired: %s",
+                              sm_creds_provider_name(w->creds), e->message ? e->message : code);
         else if (streq(code, "AccessDenied") || streq(code, "AccessDeniedException") ||
                  streq(code, "InvalidClientTokenId") || streq(code, "SignatureDoesNotMatch") ||
                  streq(code, "UnrecognizedClientException") || streq(code, "IncompleteSignature"))
-                msg = ctl_strf("access denied by STS (%s) for credentials from %s: %s", code,
-                               sm_creds_provider_name(w->creds), e->message ? e->message : "");
+                msg = sm_strf("access denied by STS (%s) for credentials from %s: %s", code,
+                              sm_creds_provider_name(w->creds), e->message ? e->message : "");
         else if (streq(code, "TLSError"))
-                msg = ctl_strf("TLS failure talking to %s: %s (check ca_bundle / AWS_CA_BUNDLE)",
-                               url, e->message ? e->message : "");
+                msg = sm_strf("TLS failure talking to %s: %s (check ca_bundle / AWS_CA_BUNDLE)",
+                              url, e->message ? e->message : "");
         else if (streq(code, "ConnectionError") || streq(code, "Timeout"))
-                msg = ctl_strf("cannot reach the STS endpoint %s: %s", url,
-                               e->message ? e->message : code);
+                msg = sm_strf("cannot reach the STS endpoint %s: %s", url,
+                              e->message ? e->message : code);
         else if (streq(code, "InvalidEndpoint"))
-                msg = ctl_strf("no usable STS endpoint: %s", e->message ? e->message : "");
+                msg = sm_strf("no usable STS endpoint: %s", e->message ? e->message : "");
         else
-                msg = ctl_strf("STS GetCallerIdentity failed: %s: %s%s%s%s", code,
-                               e->message ? e->message : "", e->request_id ? " (request id " : "",
-                               e->request_id ? e->request_id : "", e->request_id ? ")" : "");
+                msg = sm_strf("STS GetCallerIdentity failed: %s: %s%s%s%s", code,
+                              e->message ? e->message : "", e->request_id ? " (request id " : "",
+                              e->request_id ? e->request_id : "", e->request_id ? ")" : "");
         ctl_print_error(w->opts, code, msg ? msg : code);
         free(msg);
         w->exit_code = EXIT_FAILURE;
@@ -95,7 +96,7 @@ static void whoami_print_identity(whoami_state *w, const sm_aws_response *r)
         }
         ep = sm_aws_client_endpoint(w->client, SM_SERVICE_STS, NULL);
         if (!w->opts->json)
-                region = ctl_strf("%s (from %s)", w->settings->region, w->settings->region_source);
+                region = sm_strf("%s (from %s)", w->settings->region, w->settings->region_source);
         {
                 const ctl_field fields[] = {
                         {"Account", id.account},
@@ -121,7 +122,7 @@ static void on_imds_region(int r, const char *body, size_t len, const char *erro
                 char *msg = NULL;
 
                 uv_stop(&w->loop);
-                msg = ctl_strf(
+                msg = sm_strf(
                         "no AWS region configured: set region in the daemon config, AWS_REGION, "
                         "or the profile \"%s\" (EC2 instance metadata: %s)",
                         w->settings->profile, error ? error : "no answer");
@@ -225,7 +226,7 @@ int ctl_verb_whoami(const ctl_options *o, int argc, char **argv)
         } else if (w.settings->imds_disabled) {
                 char *msg = NULL;
 
-                msg = ctl_strf(
+                msg = sm_strf(
                         "no AWS region configured: set region in the daemon config, AWS_REGION, "
                         "or the profile \"%s\"",
                         w.settings->profile);

@@ -36,8 +36,6 @@ void ctl_print_json(const ctl_options *o, const json_t *v);
 /* An error: "smstudioctl: message" on stderr, and with --json also
  * {"error": {"code", "message"}} on stdout. */
 void ctl_print_error(const ctl_options *o, const char *code, const char *message);
-/* printf into a new string; NULL when out of memory. */
-char *ctl_strf(const char *fmt, ...) _printf_(1, 2);
 
 /* Verbs: argv[0] is the verb's name, the rest its arguments. */
 int ctl_verb_whoami(const ctl_options *o, int argc, char **argv);

@@ -840,19 +840,16 @@ static int persist_last_good(const sm_manifest_dir_options *o, const char *lg_di
 static int set_reason(sm_manifest_dir_file *f, const char *fmt, ...) _printf_(2, 3);
 static int set_reason(sm_manifest_dir_file *f, const char *fmt, ...)
 {
-        sm_buf b = {0};
         va_list ap;
-        int r;
+        char *s;
 
         va_start(ap, fmt);
-        r = sm_buf_vprintf(&b, fmt, ap);
+        s = sm_vstrf(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                sm_buf_done(&b);
-                return r;
-        }
+        if (!s)
+                return -ENOMEM;
         free(f->reason);
-        f->reason = sm_buf_steal(&b);
+        f->reason = s;
         return 0;
 }
 

@@ -569,19 +569,16 @@ static int emit_slot_fn(yaml_emitter_t *e, const void *userdata)
 
 _printf_(2, 3) static int set_todo(slotval *sv, const char *fmt, ...)
 {
-        sm_buf b = {0};
         va_list ap;
-        int r;
+        char *s;
 
         va_start(ap, fmt);
-        r = sm_buf_vprintf(&b, fmt, ap);
+        s = sm_vstrf(fmt, ap);
         va_end(ap);
-        if (r < 0) {
-                sm_buf_done(&b);
-                return r;
-        }
+        if (!s)
+                return -ENOMEM;
         free(sv->todo);
-        sv->todo = sm_buf_steal(&b);
+        sv->todo = s;
         sv->set = true;
         return 0;
 }

@@ -95,6 +95,28 @@ int sm_buf_printf(sm_buf *b, const char *fmt, ...)
         return r;
 }
 
+char *sm_vstrf(const char *fmt, va_list ap)
+{
+        sm_buf b = {0};
+
+        if (sm_buf_vprintf(&b, fmt, ap) < 0) {
+                sm_buf_done(&b);
+                return NULL;
+        }
+        return sm_buf_steal(&b);
+}
+
+char *sm_strf(const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+
+        va_start(ap, fmt);
+        s = sm_vstrf(fmt, ap);
+        va_end(ap);
+        return s;
+}
+
 void sm_buf_clear(sm_buf *b)
 {
         b->len = 0;
