@@ -277,7 +277,8 @@ bool sm_desired_sso_user_value_valid(const char *s);       /* 1-256 characters, 
  * not (a phrase: "starts with the reserved prefix \"aws:\""). */
 const char *sm_desired_tag_key_problem(const char *key);
 const char *sm_desired_tag_value_problem(const char *value);
-#define SM_TAGS_MAX             50
+/* AWS allows 50 tags a resource; smstudio adds its ownership tag. */
+#define SM_TAGS_MAX             49
 #define SM_TAG_MANAGED_BY       "smstudio:managed-by"
 #define SM_SUBNETS_MAX          16
 #define SM_SECURITY_GROUPS_MAX  5

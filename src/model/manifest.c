@@ -359,7 +359,10 @@ static int read_tags(ctx *c, const sm_yaml_node *v, const char *key, sm_tags *re
                 return -EINVAL;
         }
         if (v->n_pairs > SM_TAGS_MAX)
-                err(c, v, "%s has %zu tags; AWS allows at most %d", key, v->n_pairs, SM_TAGS_MAX);
+                err(c, v,
+                    "%s has %zu tags; at most %d (AWS allows 50, one is smstudio's "
+                    "ownership tag)",
+                    key, v->n_pairs, SM_TAGS_MAX);
         t.items = calloc(v->n_pairs ? v->n_pairs : 1, sizeof(sm_tag));
         if (!t.items)
                 return c->oom = -ENOMEM;
