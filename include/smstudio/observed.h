@@ -89,6 +89,24 @@ typedef struct sm_observed {
 sm_observed *sm_observed_new(void);
 sm_observed *sm_observed_free(sm_observed *o);
 
+/* Destructors for entries not (or not yet) in a model; accept NULL and
+ * leave the entry zeroed. */
+void sm_observed_role_done(sm_observed_role *r);
+void sm_observed_resource_done(sm_observed_resource *r);
+
+/* Append, moving *obj in (it is zeroed): 0 or -ENOMEM (obj untouched). The
+ * model owns everything the entry points to. */
+int sm_observed_add_role(sm_observed *o, sm_observed_role *obj);
+int sm_observed_add_resource(sm_observed *o, sm_observed_resource *obj);
+
+/* Put roles (by name) and resources (by kind, domain id with NULL first,
+ * name; apps then by profile, space, type) in the canonical order. The
+ * lookups below binary-search it: call once after the last add. */
+void sm_observed_sort(sm_observed *o);
+
+/* The value of tag key, or NULL. */
+const char *sm_tags_get(const sm_tags *tags, const char *key);
+
 /* "domain", "user-profile", "space", "app", "mlflow", "lifecycle-config". */
 const char *sm_resource_kind_to_string(sm_resource_kind k);
 
@@ -100,6 +118,11 @@ const sm_observed_resource *sm_observed_find(const sm_observed *o, sm_resource_k
                                              const char *domain_id, const char *name);
 const sm_observed_resource *sm_observed_domain_by_name(const sm_observed *o, const char *name);
 const sm_observed_role *sm_observed_role_find(const sm_observed *o, const char *name);
+/* The resources of one kind (and domain, unless domain_id is NULL for a
+ * kind that has one: then all domains) as a contiguous run of the sorted
+ * array: *ret_first and the count returned (0: *ret_first is NULL). */
+size_t sm_observed_range(const sm_observed *o, sm_resource_kind kind, const char *domain_id,
+                         const sm_observed_resource **ret_first);
 
 /* Canonical JSON of the whole model (tests, `smstudioctl` debugging). */
 json_t *sm_observed_to_json(const sm_observed *o);

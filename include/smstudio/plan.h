@@ -40,6 +40,7 @@ typedef enum sm_finding_kind {
         SM_FINDING_REPLACE_REFUSED,  /* an immutable field differs */
         SM_FINDING_FAILED,           /* AWS says Failed / *_Failed (FailureReason kept) */
         SM_FINDING_DELETION_GUARDED, /* deletion held back by the guard or an incomplete load */
+        SM_FINDING_INVALID,          /* no valid request can be built from the manifest */
         _SM_FINDING_MAX,
 } sm_finding_kind;
 
@@ -65,7 +66,9 @@ typedef struct sm_action {
         size_t n_deps;
         /* What shows the call took effect: a resource that must reach one of
          * these statuses ("InService"), or be gone (delete). NULL for IAM and
-         * tag calls, whose effect the next round's read shows. */
+         * tag calls, whose effect the next round's read shows. The list is
+         * NULL-terminated; for SM_VERB_DELETE a resource that is gone counts
+         * as settled too. */
         const char *const *settle_statuses;
         sm_source source;
 } sm_action;
@@ -101,12 +104,16 @@ sm_plan *sm_plan_free(sm_plan *p);
  * dry-run counting when read-only checks join the plan). */
 bool sm_action_is_mutating(const sm_action *a);
 
-/* The plan as the human-readable diff of --dry-run:
- *   + user-profile/mlops-studio/carol  create
- *   ~ space/mlops-studio/alice-JupyterLab-space  update
- *       SpaceSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType:
- *       "ml.t3.medium" -> "ml.t3.large"
- * and findings that are not in sync. */
+/* The plan as the human-readable diff of --dry-run. One line per action:
+ * a mark (+ create, ~ update or tag, & adopt, - delete), the resource, the
+ * verb and the operation, two spaces apart:
+ *     + user-profile/mlops-studio/carol  create  CreateUserProfile
+ *     ~ space/mlops-studio/alice-JupyterLab-space  update  UpdateSpace
+ * then its field diffs, indented by four, as "path: old -> new" with the
+ * values as compact JSON ("(none)" when absent); then one line per finding
+ * that is neither in sync nor a change:
+ *     ! domain/other  conflict: domain exists without our ownership tag; ...
+ */
 int sm_plan_format(const sm_plan *p, sm_buf *out);
 json_t *sm_plan_to_json(const sm_plan *p);
 
