@@ -26,6 +26,11 @@ typedef struct sm_observe_options {
         const sm_desired *desired; /* which domains, role paths and names to look at */
         const char *instance;      /* our ownership tag value */
         bool full_sweep;           /* Describe everything, ignoring the cache */
+        /* Known account and partition: both set skips STS GetCallerIdentity;
+         * NULL asks STS once per observation. */
+        const char *account_id;
+        const char *partition;
+        unsigned max_in_flight; /* calls of this observation at once; 0 = 8 */
 } sm_observe_options;
 
 typedef struct sm_observe_stats {
@@ -41,6 +46,16 @@ typedef struct sm_observe_stats {
 typedef void (*sm_observe_done_fn)(int r, sm_observed *observed, const sm_observe_stats *stats,
                                    void *userdata);
 
-/* Start observing. opts and cache are borrowed until done runs. */
+/* Start observing. opts and cache are borrowed until done runs; the cache
+ * is updated (entries not seen this pass dropped, except those of kinds
+ * whose List failed) just before done. Returns 0, or -EINVAL, -ENOMEM, or
+ * -EIO when the client refused every call: then done never runs.
+ *
+ * Cache keys: the ARN for domains, MLflow servers and lifecycle configs
+ * (their List output names it); "user-profile:<domain id>/<name>",
+ * "space:<domain id>/<name>" and "app:<domain id>/<u|s>:<owner>/<type>/<name>"
+ * for the others, whose List output has no ARN. An entry is current when
+ * both LastModifiedTime and Status match the List's; apps have no
+ * LastModifiedTime: their CreationTime stands in for it. */
 int sm_observe_start(sm_aws_client *client, sm_observe_cache *cache, const sm_observe_options *opts,
                      sm_observe_done_fn done, void *userdata);

@@ -438,6 +438,84 @@ fail:
         return r;
 }
 
+int sm_test_start_awsemu(char *const extra_args[], sm_fixture *ret)
+{
+        sm_fixture f = {0};
+        char *port_path = NULL, *emu = NULL;
+        char *argv[32];
+        const char *python = getenv("SM_PYTHON");
+        const char *root = getenv("SM_SOURCE_ROOT");
+        unsigned long long deadline;
+        size_t n = 0;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if (!root || !*root)
+                return -ENOENT;
+        if (!python || !*python)
+                python = "python3";
+        setenv("no_proxy", "127.0.0.1,localhost", 1);
+        setenv("NO_PROXY", "127.0.0.1,localhost", 1);
+
+        r = make_tmpdir(&f.dir);
+        if (r < 0)
+                return r;
+        if (asprintf(&port_path, "%s/port", f.dir) < 0 ||
+            asprintf(&f.log_path, "%s/awsemu.log", f.dir) < 0 ||
+            asprintf(&emu, "%s/tests/emulator/awsemu", root) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        argv[n++] = (char *)python;
+        argv[n++] = emu;
+        argv[n++] = "--listen";
+        argv[n++] = "127.0.0.1:0";
+        argv[n++] = "--port-file";
+        argv[n++] = port_path;
+        for (size_t i = 0; extra_args && extra_args[i]; i++) {
+                if (n + 1 >= sizeof(argv) / sizeof(argv[0])) {
+                        r = -E2BIG;
+                        goto fail;
+                }
+                argv[n++] = extra_args[i];
+        }
+        argv[n] = NULL;
+        r = spawn(argv, strchr(python, '/') == NULL, f.log_path, &f.pid);
+        if (r < 0)
+                goto fail;
+
+        deadline = now_ms() + SPAWN_DEADLINE_MS;
+        for (;;) {
+                int status;
+                pid_t w = waitpid(f.pid, &status, WNOHANG);
+
+                if (w == f.pid) {
+                        f.pid = 0;
+                        r = -ECHILD;
+                        goto fail;
+                }
+                if (read_port(port_path, &f.port) == 0)
+                        break;
+                if (now_ms() >= deadline) {
+                        r = -ETIMEDOUT;
+                        goto fail;
+                }
+                nap();
+        }
+        snprintf(f.url, sizeof(f.url), "http://127.0.0.1:%u", f.port);
+        free(port_path);
+        free(emu);
+        *ret = f;
+        return 0;
+
+fail:
+        free(port_path);
+        free(emu);
+        sm_fixture_stop(&f);
+        return r;
+}
+
 const char *sm_fixture_url(const sm_fixture *f)
 {
         return f->url;

@@ -69,6 +69,14 @@ int sm_fixture_wait_requests(const sm_fixture *f, uv_loop_t *loop, size_t n, uns
  * dir and reset *f. Accepts a never-started (zeroed) or stopped fixture. */
 void sm_fixture_stop(sm_fixture *f);
 
+/* tests/emulator/awsemu run by $SM_PYTHON from $SM_SOURCE_ROOT on a
+ * kernel-picked loopback port, with extra_args (NULL-terminated, may be
+ * NULL) appended. Fills the same struct: pid, port, url and a private dir;
+ * log_path is the emulator's output (not a request log: read its counters
+ * through the admin API). Returns once it listens (bounded wait), 0 or
+ * negative errno; stop it with sm_fixture_stop(). */
+int sm_test_start_awsemu(char *const extra_args[], sm_fixture *ret);
+
 /* Make a throwaway CA and a server certificate for 127.0.0.1 and localhost,
  * signed by it, with the openssl command-line tool, in dir (which must
  * exist). Returns 0 and malloc'ed paths of the CA certificate, the server
