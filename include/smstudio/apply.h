@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The executor: runs one plan's calls on the AWS client, at most
+ * `concurrency` at a time, each only after its dependencies succeeded, never
+ * two on one resource at once; then waits, with uv timers and backoff, until
+ * a Describe shows the call took effect (the action's settle statuses, or
+ * the resource gone for deletes). Nothing here sleeps or blocks the loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "smstudio/awserr.h"
+#include "smstudio/client.h"
+#include "smstudio/plan.h"
+
+typedef enum sm_action_outcome {
+        SM_OUTCOME_PENDING, /* not run (the executor was stopped) */
+        SM_OUTCOME_APPLIED, /* the call succeeded and, where asked, settled */
+        SM_OUTCOME_ALREADY, /* create answered "already exists" for a resource of ours */
+        SM_OUTCOME_SKIPPED, /* a dependency did not apply */
+        SM_OUTCOME_BLOCKED, /* busy / not ready (ResourceInUse, eventual consistency): next round */
+        SM_OUTCOME_FAILED,  /* AWS refused or never settled: see error */
+        SM_OUTCOME_TIMED_OUT, /* did not settle within the kind's timeout */
+} sm_action_outcome;
+
+typedef struct sm_action_result {
+        sm_action_outcome outcome;
+        sm_aws_error error;   /* code, message, request id when failed or blocked */
+        char *failure_reason; /* FailureReason from Describe when it settled as *Failed */
+        unsigned attempts;    /* calls made for this action (settle polls excluded) */
+} sm_action_result;
+
+typedef struct sm_apply_options {
+        unsigned concurrency;       /* default 8 */
+        uint64_t settle_timeout_ms; /* default 30 min */
+        uint64_t mlflow_timeout_ms; /* default 60 min */
+        uint64_t poll_initial_ms;   /* first settle poll after; default 1000 */
+        uint64_t poll_max_ms;       /* backoff cap; default 30000 */
+} sm_apply_options;
+
+typedef struct sm_apply_report {
+        const sm_plan *plan;
+        sm_action_result *results; /* one per plan action, same index */
+        size_t n_results;
+        unsigned applied, already, skipped, blocked, failed, timed_out;
+} sm_apply_report;
+
+/* Called once, from the loop, when every action is done or skipped. */
+typedef void (*sm_apply_done_fn)(const sm_apply_report *report, void *userdata);
+
+typedef struct sm_apply sm_apply;
+
+/* Start running plan (borrowed until done). opts may be NULL. 0 or -errno;
+ * done never runs inside this call. */
+int sm_apply_start(uv_loop_t *loop, sm_aws_client *client, const sm_plan *plan,
+                   const sm_apply_options *opts, sm_apply_done_fn done, void *userdata,
+                   sm_apply **ret);
+
+/* Stop: no new calls; in-flight ones finish (their results are kept); done
+ * still runs once. For SIGTERM. */
+void sm_apply_stop(sm_apply *a);
+
+/* Free after done ran (or to cancel: done then does not run). Accepts NULL. */
+sm_apply *sm_apply_free(sm_apply *a);
+
+const char *sm_action_outcome_to_string(sm_action_outcome o);

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One reconcile pass: rounds of observe -> plan -> apply until a plan has
+ * nothing runnable left (or max_rounds). `smstudiod --once` runs one pass;
+ * the daemon loop runs the same thing on every trigger. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "smstudio/apply.h"
+#include "smstudio/client.h"
+#include "smstudio/desired.h"
+#include "smstudio/observe.h"
+#include "smstudio/plan.h"
+
+typedef struct sm_pass_options {
+        const sm_desired *desired;
+        sm_plan_policy
+                policy; /* instance, guard, load_complete, ... (account filled by the pass) */
+        sm_apply_options apply;
+        bool dry_run; /* plan once, apply nothing */
+        bool full_sweep;
+        unsigned max_rounds; /* default 8 */
+} sm_pass_options;
+
+typedef struct sm_pass_result {
+        int r; /* 0, or negative errno when the pass could not run at all */
+        unsigned rounds;
+        unsigned changes;   /* actions applied or already done (or, dry run, planned) */
+        unsigned failures;  /* actions failed or timed out, plus FAILED / REPLACE_REFUSED /
+                             * CONFLICT / INVALID findings of the last round */
+        sm_plan *last_plan; /* the last round's plan (owned by the result) */
+        json_t *report;     /* every round: plan, outcomes, findings (owned) */
+} sm_pass_result;
+
+void sm_pass_result_done(sm_pass_result *r);
+
+/* The --once exit code: 0 nothing to do, 2 changes, 4 failures, 6 both. */
+int sm_pass_exit_code(const sm_pass_result *r);
+
+typedef void (*sm_pass_done_fn)(sm_pass_result *result, void *userdata);
+
+typedef struct sm_pass sm_pass;
+
+/* Start a pass (opts, desired and cache borrowed until done). 0 or -errno;
+ * done never runs inside this call; the result is the callee's to
+ * sm_pass_result_done(). */
+int sm_pass_start(uv_loop_t *loop, sm_aws_client *client, sm_observe_cache *cache,
+                  const sm_pass_options *opts, sm_pass_done_fn done, void *userdata, sm_pass **ret);
+void sm_pass_stop(sm_pass *p);
+sm_pass *sm_pass_free(sm_pass *p);
