@@ -15,9 +15,10 @@
 #include "smstudio/plan.h"
 
 typedef enum sm_action_outcome {
-        SM_OUTCOME_PENDING, /* not run (the executor was stopped) */
+        SM_OUTCOME_PENDING, /* not run, or not yet settled, when the executor was stopped */
         SM_OUTCOME_APPLIED, /* the call succeeded and, where asked, settled */
-        SM_OUTCOME_ALREADY, /* create answered "already exists" for a resource of ours */
+        SM_OUTCOME_ALREADY, /* create answered "already exists"; whether the existing
+                             * resource is ours is the next round's observation */
         SM_OUTCOME_SKIPPED, /* a dependency did not apply */
         SM_OUTCOME_BLOCKED, /* busy / not ready (ResourceInUse, eventual consistency): next round */
         SM_OUTCOME_FAILED,  /* AWS refused or never settled: see error */
@@ -26,9 +27,12 @@ typedef enum sm_action_outcome {
 
 typedef struct sm_action_result {
         sm_action_outcome outcome;
-        sm_aws_error error;   /* code, message, request id when failed or blocked */
+        sm_aws_error error;   /* code, message, request id when failed, blocked or already;
+                               * a status that settled as *Failed is the code, and
+                               * "SettleTimeout" says what a timed-out wait last saw */
         char *failure_reason; /* FailureReason from Describe when it settled as *Failed */
         unsigned attempts;    /* calls made for this action (settle polls excluded) */
+        unsigned polls;       /* settle reads made */
 } sm_action_result;
 
 typedef struct sm_apply_options {
@@ -46,7 +50,9 @@ typedef struct sm_apply_report {
         unsigned applied, already, skipped, blocked, failed, timed_out;
 } sm_apply_report;
 
-/* Called once, from the loop, when every action is done or skipped. */
+/* Called once, from the loop, when every action is done or skipped (or,
+ * after sm_apply_stop(), when nothing is in flight any more). report lives
+ * until sm_apply_free(), which may be called from inside the callback. */
 typedef void (*sm_apply_done_fn)(const sm_apply_report *report, void *userdata);
 
 typedef struct sm_apply sm_apply;
@@ -58,10 +64,16 @@ int sm_apply_start(uv_loop_t *loop, sm_aws_client *client, const sm_plan *plan,
                    sm_apply **ret);
 
 /* Stop: no new calls; in-flight ones finish (their results are kept); done
- * still runs once. For SIGTERM. */
+ * still runs once, never inside this call. Waits for settling stop too:
+ * their actions stay PENDING (the next pass observes them). For SIGTERM. */
 void sm_apply_stop(sm_apply *a);
 
 /* Free after done ran (or to cancel: done then does not run). Accepts NULL. */
 sm_apply *sm_apply_free(sm_apply *a);
 
 const char *sm_action_outcome_to_string(sm_action_outcome o);
+
+/* What an error answer to action's own call means (pure; the executor's
+ * table, for callers that log or retry by outcome): ALREADY, BLOCKED,
+ * APPLIED (the thing to delete is already gone) or FAILED. */
+sm_action_outcome sm_apply_classify_error(const sm_action *action, const sm_aws_error *e);

@@ -70,6 +70,16 @@ typedef struct sm_action {
          * NULL-terminated; for SM_VERB_DELETE a resource that is gone counts
          * as settled too. */
         const char *const *settle_statuses;
+        /* How to read the resource back while settling: the Describe call
+         * and its params (both NULL exactly when settle_statuses is). A
+         * member whose value is JSON null is a template slot the executor
+         * fills from the call's output: the output member of the same name,
+         * or for a name ending in "Id" the last '/' segment of the output's
+         * "...Arn" member (CreateDomain: DomainId from DomainArn
+         * "arn:...:domain/d-xxx"), since the id does not exist before the
+         * call. */
+        char *settle_operation;
+        json_t *settle_params;
         sm_source source;
 } sm_action;
 

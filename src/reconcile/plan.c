@@ -79,6 +79,8 @@ static void action_done(sm_action *a)
         free(a->resource);
         free(a->operation);
         json_decref(a->params);
+        free(a->settle_operation);
+        json_decref(a->settle_params);
         sm_field_diffs_free(a->diffs, a->n_diffs);
         free(a->deps);
         sm_desired_source_done(&a->source);
@@ -128,6 +130,63 @@ static int source_copy(sm_source *dst, const sm_source *src)
         return sm_desired_source_copy(dst, src);
 }
 
+/* The read that shows a settling call's effect: the Describe of the same
+ * resource, with the identifying members of the call's params. NULL in
+ * template (see plan.h) means "from the call's output". */
+static const struct settle_probe {
+        const char *operation;
+        const char *describe;
+        const char *const keys[5];
+} settle_probes[] = {
+        {"CreateDomain", "DescribeDomain", {NULL}},
+        {"UpdateDomain", "DescribeDomain", {"DomainId", NULL}},
+        {"CreateUserProfile", "DescribeUserProfile", {"DomainId", "UserProfileName", NULL}},
+        {"UpdateUserProfile", "DescribeUserProfile", {"DomainId", "UserProfileName", NULL}},
+        {"DeleteUserProfile", "DescribeUserProfile", {"DomainId", "UserProfileName", NULL}},
+        {"CreateSpace", "DescribeSpace", {"DomainId", "SpaceName", NULL}},
+        {"UpdateSpace", "DescribeSpace", {"DomainId", "SpaceName", NULL}},
+        {"DeleteSpace", "DescribeSpace", {"DomainId", "SpaceName", NULL}},
+        {"DeleteApp",
+         "DescribeApp",
+         {"DomainId", "AppType", "AppName", "UserProfileName", "SpaceName"}},
+        {"CreateMlflowTrackingServer",
+         "DescribeMlflowTrackingServer",
+         {"TrackingServerName", NULL}},
+        {"UpdateMlflowTrackingServer",
+         "DescribeMlflowTrackingServer",
+         {"TrackingServerName", NULL}},
+        {"DeleteMlflowTrackingServer",
+         "DescribeMlflowTrackingServer",
+         {"TrackingServerName", NULL}},
+};
+
+static int settle_probe_fill(sm_action *a)
+{
+        const struct settle_probe *pr = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(settle_probes); i++)
+                if (streq(settle_probes[i].operation, a->operation))
+                        pr = &settle_probes[i];
+        /* A settle status without a way to read it back is a planner bug. */
+        if (!pr)
+                return -EINVAL;
+        a->settle_operation = strdup(pr->describe);
+        a->settle_params = json_object();
+        if (!a->settle_operation || !a->settle_params)
+                return -ENOMEM;
+        if (streq(pr->operation, "CreateDomain"))
+                return json_object_set_new(a->settle_params, "DomainId", json_null()) < 0 ? -ENOMEM
+                                                                                          : 0;
+        for (size_t i = 0; i < ELEMENTSOF(pr->keys) && pr->keys[i]; i++) {
+                json_t *v = json_object_get(a->params, pr->keys[i]);
+
+                /* DeleteApp names a profile or a space: copy what is there. */
+                if (v && json_object_set(a->settle_params, pr->keys[i], v) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 /* Append an action. params and diffs are taken over, also on failure.
  * deps index earlier actions of the same builder. */
 static int add_action(builder *b, const char *resource, sm_verb verb, sm_service_id service,
@@ -174,6 +233,11 @@ static int add_action(builder *b, const char *resource, sm_verb verb, sm_service
         r = source_copy(&a.source, source);
         if (r < 0)
                 goto fail;
+        if (settle) {
+                r = settle_probe_fill(&a);
+                if (r < 0)
+                        goto fail;
+        }
         if (ret_idx)
                 *ret_idx = b->n_actions;
         b->actions[b->n_actions++] = a;

@@ -394,6 +394,33 @@ static sm_observed *converge(const sm_desired *d, const sm_plan_policy *pol)
 
 /* ---- tests ---------------------------------------------------------------- */
 
+/* Every settling action says how to read it back, with the identifying
+ * members of its own params (or a template slot for what only its output
+ * knows); nothing else has a probe. */
+static void assert_settle_probes(const sm_plan *p)
+{
+        for (size_t i = 0; i < p->n_actions; i++) {
+                const sm_action *a = &p->actions[i];
+                const char *key;
+                json_t *v;
+
+                if (!a->settle_statuses) {
+                        ck_assert_ptr_null(a->settle_operation);
+                        ck_assert_ptr_null(a->settle_params);
+                        continue;
+                }
+                ck_assert_ptr_nonnull(a->settle_operation);
+                ck_assert_int_eq(strncmp(a->settle_operation, "Describe", 8), 0);
+                ck_assert(json_is_object(a->settle_params));
+                json_object_foreach(a->settle_params, key, v)
+                {
+                        if (json_is_null(v))
+                                continue;
+                        ck_assert(json_equal(v, json_object_get(a->params, key)));
+                }
+        }
+}
+
 START_TEST(test_greenfield_rounds)
 {
         sm_plan_policy pol = policy();
@@ -419,6 +446,13 @@ START_TEST(test_greenfield_rounds)
         create_domain = action(p, "CreateDomain", "domain/mlops-studio", NULL);
         ck_assert(has_dep(create_domain, exec_idx));
         ck_assert_str_eq(create_domain->settle_statuses[0], "InService");
+        /* The id is unknown before the call: a template slot for the executor. */
+        ck_assert_str_eq(create_domain->settle_operation, "DescribeDomain");
+        ck_assert(json_is_null(json_object_get(create_domain->settle_params, "DomainId")));
+        ck_assert_uint_eq(json_object_size(create_domain->settle_params), 1);
+        ck_assert_ptr_null(create_role->settle_operation);
+        ck_assert_ptr_null(create_role->settle_params);
+        assert_settle_probes(p);
         ck_assert_int_eq(finding(p, "user-profile/mlops-studio/alice")->kind, SM_FINDING_BLOCKED);
         ck_assert_int_eq(finding(p, "domain/mlops-studio")->kind, SM_FINDING_CHANGE);
         ck_assert_int_eq(finding(p, "domain/mlops-studio")->source.line, 1);
@@ -437,6 +471,17 @@ START_TEST(test_greenfield_rounds)
         ck_assert_ptr_nonnull(
                 action(p, "CreateSpace", "space/mlops-studio/alice-JupyterLab-space", &space_idx));
         ck_assert(has_dep(&p->actions[space_idx], profile_idx));
+        assert_settle_probes(p);
+        ck_assert_str_eq(p->actions[profile_idx].settle_operation, "DescribeUserProfile");
+        ck_assert_str_eq(json_string_value(json_object_get(p->actions[profile_idx].settle_params,
+                                                           "UserProfileName")),
+                         "alice");
+        ck_assert_str_eq(p->actions[space_idx].settle_operation, "DescribeSpace");
+        ck_assert_str_eq(json_string_value(
+                                 json_object_get(p->actions[space_idx].settle_params, "SpaceName")),
+                         "alice-JupyterLab-space");
+        ck_assert_str_eq(action(p, "CreateMlflowTrackingServer", NULL, NULL)->settle_operation,
+                         "DescribeMlflowTrackingServer");
         sm_plan_free(p);
         sm_observed_free(o);
         sm_desired_free(d);
@@ -664,6 +709,15 @@ START_TEST(test_user_removed_teardown)
         ck_assert_str_eq(json_string_value(json_object_get(del_app->params, "SpaceName")),
                          "alice-JupyterLab-space");
         ck_assert_str_eq(del_app->settle_statuses[0], "Deleted");
+        assert_settle_probes(p);
+        ck_assert_str_eq(del_app->settle_operation, "DescribeApp");
+        ck_assert_str_eq(json_string_value(json_object_get(del_app->settle_params, "SpaceName")),
+                         "alice-JupyterLab-space");
+        ck_assert_str_eq(json_string_value(json_object_get(del_app->settle_params, "AppType")),
+                         "JupyterLab");
+        ck_assert_ptr_null(json_object_get(del_app->settle_params, "UserProfileName"));
+        ck_assert_str_eq(del_profile->settle_operation, "DescribeUserProfile");
+        ck_assert_str_eq(del_space->settle_operation, "DescribeSpace");
         ck_assert(has_dep(del_space, i_app));
         ck_assert(has_dep(del_profile, i_space));
         ck_assert_int_eq(finding(p, "user-profile/mlops-studio/alice")->kind, SM_FINDING_CHANGE);
