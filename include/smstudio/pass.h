@@ -14,6 +14,13 @@
 #include "smstudio/observe.h"
 #include "smstudio/plan.h"
 
+/* Progress of a pass, for callers that show it as it happens: once per
+ * round with the plan just built (report NULL), then, when the round's plan
+ * was applied, again with the executor's report. Both are borrowed for the
+ * duration of the call. */
+typedef void (*sm_pass_round_fn)(unsigned round, const sm_plan *plan, const sm_apply_report *report,
+                                 void *userdata);
+
 typedef struct sm_pass_options {
         const sm_desired *desired;
         sm_plan_policy
@@ -21,7 +28,9 @@ typedef struct sm_pass_options {
         sm_apply_options apply;
         bool dry_run; /* plan once, apply nothing */
         bool full_sweep;
-        unsigned max_rounds; /* default 8 */
+        unsigned max_rounds;       /* default 8 */
+        sm_pass_round_fn on_round; /* optional */
+        void *round_userdata;
 } sm_pass_options;
 
 typedef struct sm_pass_result {
@@ -36,7 +45,8 @@ typedef struct sm_pass_result {
 
 void sm_pass_result_done(sm_pass_result *r);
 
-/* The --once exit code: 0 nothing to do, 2 changes, 4 failures, 6 both. */
+/* The --once exit code: 0 nothing to do, 2 changes, 4 failures, 6 both. A
+ * pass that could not run at all (r < 0) counts as a failure. */
 int sm_pass_exit_code(const sm_pass_result *r);
 
 typedef void (*sm_pass_done_fn)(sm_pass_result *result, void *userdata);
@@ -45,8 +55,14 @@ typedef struct sm_pass sm_pass;
 
 /* Start a pass (opts, desired and cache borrowed until done). 0 or -errno;
  * done never runs inside this call; the result is the callee's to
- * sm_pass_result_done(). */
+ * sm_pass_result_done(), and done may free the pass. Rounds end when a plan
+ * has no action, when a round applied nothing (what it left, blocked or
+ * failed, would only be planned again: that is the next pass's), or after
+ * max_rounds. */
 int sm_pass_start(uv_loop_t *loop, sm_aws_client *client, sm_observe_cache *cache,
                   const sm_pass_options *opts, sm_pass_done_fn done, void *userdata, sm_pass **ret);
+/* No new round; a running executor is stopped; done still runs once. */
 void sm_pass_stop(sm_pass *p);
+/* Cancel (done then does not run) or free after done. While an observation
+ * runs the pass lingers until it ends: the cache must outlive it. */
 sm_pass *sm_pass_free(sm_pass *p);
