@@ -162,6 +162,10 @@ sm_action_outcome sm_apply_classify_error(const sm_action *action, const sm_aws_
                         return SM_OUTCOME_APPLIED;
                 if (action->service == SM_SERVICE_IAM && code_is(e, "NoSuchEntity"))
                         return SM_OUTCOME_APPLIED;
+                /* A principal no longer associated with the portfolio. */
+                if (action->service == SM_SERVICE_SERVICECATALOG &&
+                    code_is(e, "ResourceNotFoundException"))
+                        return SM_OUTCOME_APPLIED;
         }
         return SM_OUTCOME_FAILED;
 }

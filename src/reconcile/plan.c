@@ -29,6 +29,7 @@ static const char *const settle_in_service[] = {"InService", NULL};
 static const char *const settle_deleted[] = {"Deleted", NULL};
 static const char *const settle_mlflow_created[] = {"Created", NULL};
 static const char *const settle_mlflow_updated[] = {"Updated", NULL};
+static const char *const settle_enabled[] = {"Enabled", NULL};
 
 static const char *const verb_names[_SM_VERB_MAX] = {
         [SM_VERB_CREATE] = "create", [SM_VERB_UPDATE] = "update", [SM_VERB_ADOPT] = "adopt",
@@ -158,6 +159,10 @@ static const struct settle_probe {
         {"DeleteMlflowTrackingServer",
          "DescribeMlflowTrackingServer",
          {"TrackingServerName", NULL}},
+        /* Account-wide, no identifying members: its Status reads "Enabled". */
+        {"EnableSagemakerServicecatalogPortfolio",
+         "GetSagemakerServicecatalogPortfolioStatus",
+         {NULL}},
 };
 
 static int settle_probe_fill(sm_action *a)
@@ -1735,6 +1740,195 @@ out:
         return r;
 }
 
+/* ---- SageMaker projects: the Service Catalog portfolio ------------------- */
+
+#define PORTFOLIO_RES "portfolio"
+
+/* The roles the original module associates with the portfolio (§2.6). */
+static const sm_role_kind portfolio_kinds[] = {
+        SM_ROLE_EXECUTION,
+        SM_ROLE_DATA_SCIENTIST,
+        SM_ROLE_LEAD_DATA_SCIENTIST,
+};
+
+static bool portfolio_kind(sm_role_kind k)
+{
+        for (size_t i = 0; i < ELEMENTSOF(portfolio_kinds); i++)
+                if (portfolio_kinds[i] == k)
+                        return true;
+        return false;
+}
+
+static bool projects_wanted(const sm_desired *desired)
+{
+        for (size_t i = 0; i < desired->n_domains; i++)
+                if (desired->domains[i].enable_custom_sagemaker_projects)
+                        return true;
+        return false;
+}
+
+static int principal_action(builder *b, sm_verb verb, const char *op, const char *portfolio_id,
+                            const char *arn, const size_t *deps, size_t n_deps,
+                            const sm_source *src)
+{
+        json_t *p = json_pack("{s:s,s:s,s:s}", "PortfolioId", portfolio_id, "PrincipalARN", arn,
+                              "PrincipalType", "IAM");
+
+        return add_action(b, PORTFOLIO_RES, verb, SM_SERVICE_SERVICECATALOG, op, p, NULL, 0, deps,
+                          n_deps, NULL, src, NULL);
+}
+
+/* Whether a principal is a role of ours the portfolio should no longer
+ * have: a role of this account named as a desired domain names its roles,
+ * of a kind the domain no longer wants associated (projects turned off, or
+ * a role kind the domain dropped), and not a role someone else owns. A
+ * principal matching none of that is somebody else's business. */
+static int principal_unwanted(const builder *b, const domain_ctx *dcs, const char *arn, bool *ret)
+{
+        _cleanup_free_ char *prefix =
+                sm_strf("arn:%s:iam::%s:role/", b->pol->partition, b->pol->account_id);
+        const char *name;
+
+        *ret = false;
+        if (!prefix)
+                return -ENOMEM;
+        if (!has_prefix(arn, prefix))
+                return 0;
+        /* Role names hold no '/': the last segment is the name, after any path. */
+        name = strrchr(arn, '/') + 1;
+        for (size_t di = 0; di < b->desired->n_domains; di++) {
+                const domain_ctx *dc = &dcs[di];
+
+                if (dc->invalid)
+                        continue;
+                for (int k = 0; k < _SM_ROLE_KIND_MAX; k++) {
+                        _cleanup_free_ char *ours = NULL;
+                        const sm_observed_role *o;
+                        int r = sm_role_name(dc->d->name, k, &ours);
+
+                        if (r < 0)
+                                return r;
+                        if (!streq(ours, name))
+                                continue;
+                        /* Wanted: a kind the domain still has, unless it is
+                         * one we associate and projects are off. A desired
+                         * MLflow role associated by hand is left alone. */
+                        if (sm_desired_roles_get(dc->roles, dc->n_roles, k) &&
+                            (dc->d->enable_custom_sagemaker_projects || !portfolio_kind(k)))
+                                return 0;
+                        /* Only a role seen tagged as ours: one of that name
+                         * owned by someone else (adopt: false), or one we
+                         * cannot see (another path), was not ours to add. */
+                        o = sm_observed_role_find(b->obs, name);
+                        *ret = o && o->owner == SM_OWNER_US;
+                        return 0;
+                }
+        }
+        return 0;
+}
+
+/* Parity with the original's custom resource (§4), as a converging diff:
+ * enable the portfolio and wait for Enabled; then, in a later round, once
+ * the accepted "Amazon SageMaker" share gives the portfolio id, associate
+ * the execution, data scientist and lead roles of every domain with
+ * projects on, and disassociate the roles of ours that should no longer be
+ * there. Principals that are not our roles are never touched.
+ *
+ * AcceptPortfolioShare is not planned: SageMaker accepts its share on the
+ * account's behalf when projects are enabled (the original never accepts
+ * either), and the call needs the portfolio id, which only the accepted
+ * share's listing gives. An enabled portfolio without that share is
+ * reported BLOCKED rather than guessed at.
+ *
+ * The observer reads the portfolio only while some domain wants projects,
+ * so turning projects off on the last such domain leaves its associations
+ * in place (the original never removes them either). */
+static int plan_portfolio(builder *b, domain_ctx *dcs)
+{
+        const sm_observed_portfolio *pf = &b->obs->portfolio;
+        size_t n_assoc = 0, n_dissoc = 0, n_blocked = 0;
+        const char *blocked_role = NULL;
+        int r;
+
+        if (!projects_wanted(b->desired))
+                return 0;
+        if (!pf->status_known)
+                return add_finding(b, PORTFOLIO_RES, SM_FINDING_BLOCKED, NULL,
+                                   "could not read the SageMaker projects portfolio: changing "
+                                   "nothing");
+        if (!pf->enabled) {
+                r = add_action(b, PORTFOLIO_RES, SM_VERB_CREATE, SM_SERVICE_SAGEMAKER,
+                               "EnableSagemakerServicecatalogPortfolio", json_object(), NULL, 0,
+                               NULL, 0, settle_enabled, NULL, NULL);
+                if (r < 0)
+                        return r;
+                return add_finding(b, PORTFOLIO_RES, SM_FINDING_CHANGE, NULL,
+                                   "enable SageMaker projects; roles are associated once the "
+                                   "portfolio is Enabled");
+        }
+        if (!pf->portfolio_id)
+                return add_finding(b, PORTFOLIO_RES, SM_FINDING_BLOCKED, NULL,
+                                   "projects are enabled but no accepted \"Amazon SageMaker\" "
+                                   "portfolio share was found: nothing to associate roles with");
+        for (size_t di = 0; di < b->desired->n_domains; di++) {
+                domain_ctx *dc = &dcs[di];
+
+                if (!dc->d->enable_custom_sagemaker_projects || dc->invalid)
+                        continue;
+                for (size_t i = 0; i < ELEMENTSOF(portfolio_kinds); i++) {
+                        const sm_desired_role *dr =
+                                sm_desired_roles_get(dc->roles, dc->n_roles, portfolio_kinds[i]);
+                        const role_state *st = &dc->rs[portfolio_kinds[i]];
+
+                        if (!dr)
+                                continue;
+                        /* A role in conflict or unread has no ARN we may name. */
+                        if (!st->usable || !st->arn) {
+                                n_blocked++;
+                                blocked_role = dr->name;
+                                continue;
+                        }
+                        if (strv_has(pf->principal_arns, st->arn))
+                                continue;
+                        r = principal_action(b, SM_VERB_CREATE, "AssociatePrincipalWithPortfolio",
+                                             pf->portfolio_id, st->arn, st->deps.v, st->deps.n,
+                                             &dc->d->source);
+                        if (r < 0)
+                                return r;
+                        n_assoc++;
+                }
+        }
+        /* Unread roles cannot be told ours, and a manifest that failed to
+         * load may be the one wanting them: no removal then. */
+        for (size_t i = 0;
+             i < pf->n_principals && !b->obs->roles_incomplete && b->pol->load_complete; i++) {
+                bool unwanted;
+
+                r = principal_unwanted(b, dcs, pf->principal_arns[i], &unwanted);
+                if (r < 0)
+                        return r;
+                if (!unwanted)
+                        continue;
+                r = principal_action(b, SM_VERB_DELETE, "DisassociatePrincipalFromPortfolio",
+                                     pf->portfolio_id, pf->principal_arns[i], NULL, 0, NULL);
+                if (r < 0)
+                        return r;
+                n_dissoc++;
+        }
+        if (n_assoc + n_dissoc > 0)
+                return add_finding(b, PORTFOLIO_RES, SM_FINDING_CHANGE, NULL,
+                                   "associate %zu role%s, disassociate %zu; %zu not associable "
+                                   "yet",
+                                   n_assoc, n_assoc == 1 ? "" : "s", n_dissoc, n_blocked);
+        if (n_blocked)
+                return add_finding(b, PORTFOLIO_RES, SM_FINDING_BLOCKED, NULL,
+                                   "%zu role%s (%s among them) cannot be associated: not created "
+                                   "or not ours",
+                                   n_blocked, n_blocked == 1 ? "" : "s", blocked_role);
+        return add_finding(b, PORTFOLIO_RES, SM_FINDING_IN_SYNC, NULL,
+                           "enabled, every execution role associated");
+}
+
 /* Move the teardown's actions behind the plan's, shifting their deps. */
 static int merge_teardown(builder *b, teardown *td)
 {
@@ -2004,6 +2198,9 @@ int sm_plan_build(const sm_desired *desired, const sm_observed *observed,
                 if (r < 0)
                         goto out;
         }
+        r = plan_portfolio(&b, dcs);
+        if (r < 0)
+                goto out;
         r = plan_teardown(&td, &b, dcs);
         if (r < 0)
                 goto out;

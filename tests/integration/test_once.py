@@ -7,9 +7,8 @@ out of band is repaired; a removed user is offboarded; a broken manifest
 deletes nothing. Each step asserts the emulator's state and its call
 counters, never only the daemon's own account of what it did.
 
-Not covered yet because the engine does not plan it: the SageMaker
-projects portfolio (enable, share, principal associations) and the
-Studio lifecycle config (no idle shutdown script ships)."""
+Not covered yet because the engine does not plan it: the Studio
+lifecycle config (no idle shutdown script ships)."""
 
 import json
 import os
@@ -27,6 +26,7 @@ SOURCE_ROOT = os.environ.get("SM_SOURCE_ROOT",
 EXAMPLES = os.path.join(SOURCE_ROOT, "config", "smstudio.d")
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "emulator"))
 from emutest import Awsemu, wait_for  # noqa: E402
+from emutest import DEFAULT_AKID, DEFAULT_SECRET, REGION  # noqa: E402
 
 ACCOUNT = "123456789012"
 DOMAIN = "mlops-studio"
@@ -117,6 +117,16 @@ class OnceTest(unittest.TestCase):
         if "--json" not in args:
             self.assertRegex(p.stdout, SUMMARY_RE, p.stdout + p.stderr)
         return p
+
+    def client(self, service):
+        """A boto3 client on the emulator, to read back as a user would."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(service, endpoint_url=self.emu.url, region_name=REGION,
+                            aws_access_key_id=DEFAULT_AKID,
+                            aws_secret_access_key=DEFAULT_SECRET,
+                            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
     def domain(self):
         found = [d for d in self.sagemaker()["domains"].values() if d["DomainName"] == DOMAIN]
@@ -231,6 +241,24 @@ class OnceTest(unittest.TestCase):
         self.assertEqual(server["TrackingServerSize"], "Small")
         self.assertEqual(server["RoleArn"], role_arn("mlflow"))
         self.assertOurs(server["TrackingServerArn"])
+
+        # SageMaker projects (enable_custom_sagemaker_projects: true): the
+        # portfolio enabled, its share accepted, the three roles of the
+        # original associated (not MLflow's), each once.
+        sm = self.client("sagemaker")
+        self.assertEqual(sm.get_sagemaker_servicecatalog_portfolio_status()["Status"], "Enabled")
+        sc = self.client("servicecatalog")
+        shares = [p for p in sc.list_accepted_portfolio_shares()["PortfolioDetails"]
+                  if p["ProviderName"] == "Amazon SageMaker"]
+        self.assertEqual(len(shares), 1, shares)
+        principals = sc.list_principals_for_portfolio(PortfolioId=shares[0]["Id"])["Principals"]
+        self.assertEqual(sorted(p["PrincipalARN"] for p in principals),
+                         sorted(role_arn(s) for s in (
+                             "data-scientist", "lead-data-scientist", "sagemaker-execution")))
+        self.assertEqual({p["PrincipalType"] for p in principals}, {"IAM"})
+        calls = self.calls()
+        self.assertEqual(calls.get("sagemaker:EnableSagemakerServicecatalogPortfolio"), 1, calls)
+        self.assertEqual(calls.get("servicecatalog:AssociatePrincipalWithPortfolio"), 3, calls)
 
         self.assertTrue(os.path.isfile(os.path.join(self.state, "observed-cache.json")))
         self.assertEqual(os.stat(self.state).st_mode & 0o777, 0o700)

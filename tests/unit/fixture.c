@@ -627,7 +627,7 @@ static const char server_conf[] = "[req]\n"
 
 static int run_openssl(char *const argv[], const char *log_path)
 {
-        pid_t pid;
+        pid_t pid = 0; /* set by spawn(); initialised for GCC -O3's -Wmaybe-uninitialized */
         int status, r;
 
         r = spawn(argv, true, log_path, &pid);

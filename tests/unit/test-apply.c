@@ -773,6 +773,11 @@ START_TEST(test_classify_error)
                          SM_OUTCOME_APPLIED);
         ck_assert_int_eq(classify(SM_VERB_DELETE, iam, "DetachRolePolicy", "NoSuchEntity", "x"),
                          SM_OUTCOME_APPLIED);
+        /* A principal already disassociated from the projects portfolio. */
+        ck_assert_int_eq(classify(SM_VERB_DELETE, SM_SERVICE_SERVICECATALOG,
+                                  "DisassociatePrincipalFromPortfolio", "ResourceNotFoundException",
+                                  "x"),
+                         SM_OUTCOME_APPLIED);
         ck_assert_int_eq(classify(SM_VERB_DELETE, iam, "DeleteRolePolicy", "NoSuchEntity", "x"),
                          SM_OUTCOME_APPLIED);
         /* Not found on an update is a real failure. */

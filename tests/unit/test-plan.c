@@ -272,6 +272,47 @@ static void add_resource(sm_observed *o, sm_resource_kind kind, const char *name
         ck_assert_int_eq(sm_observed_add_resource(o, &r), 0);
 }
 
+static int strp_cmp(const void *x, const void *y)
+{
+        return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Keep the observer's shape: sorted, NULL-terminated. */
+static void principal_add(sm_observed *o, const char *arn)
+{
+        sm_observed_portfolio *pf = &o->portfolio;
+
+        pf->principal_arns = realloc(pf->principal_arns, (pf->n_principals + 2) * sizeof(char *));
+        pf->principal_arns[pf->n_principals++] = strdup(arn);
+        pf->principal_arns[pf->n_principals] = NULL;
+        qsort(pf->principal_arns, pf->n_principals, sizeof(char *), strp_cmp);
+}
+
+static void principal_del(sm_observed *o, const char *arn)
+{
+        sm_observed_portfolio *pf = &o->portfolio;
+
+        for (size_t i = 0; i < pf->n_principals; i++)
+                if (strcmp(pf->principal_arns[i], arn) == 0) {
+                        free(pf->principal_arns[i]);
+                        memmove(&pf->principal_arns[i], &pf->principal_arns[i + 1],
+                                (pf->n_principals - i) * sizeof(char *));
+                        pf->n_principals--;
+                        return;
+                }
+        ck_abort_msg("principal %s not associated", arn);
+}
+
+static bool principal_has(const sm_observed *o, const char *arn)
+{
+        for (size_t i = 0; i < o->portfolio.n_principals; i++)
+                if (strcmp(o->portfolio.principal_arns[i], arn) == 0)
+                        return true;
+        return false;
+}
+
+#define PORTFOLIO_ID "port-abcdefghijklm"
+
 static void apply_one(sm_observed *o, const sm_action *a)
 {
         const json_t *p = a->params;
@@ -362,6 +403,18 @@ static void apply_one(sm_observed *o, const sm_action *a)
 
                 tags_add_json(&r->tags, json_object_get(p, "Tags"));
                 r->owner = sm_ownership_of(&r->tags, INSTANCE);
+        } else if (strcmp(op, "EnableSagemakerServicecatalogPortfolio") == 0) {
+                /* SageMaker shares and accepts its portfolio on enabling. */
+                o->portfolio.enabled = true;
+                free(o->portfolio.portfolio_id);
+                o->portfolio.portfolio_id = strdup(PORTFOLIO_ID);
+        } else if (strcmp(op, "AssociatePrincipalWithPortfolio") == 0) {
+                ck_assert_str_eq(json_string_value(json_object_get(p, "PortfolioId")),
+                                 PORTFOLIO_ID);
+                ck_assert_str_eq(json_string_value(json_object_get(p, "PrincipalType")), "IAM");
+                principal_add(o, json_string_value(json_object_get(p, "PrincipalARN")));
+        } else if (strcmp(op, "DisassociatePrincipalFromPortfolio") == 0) {
+                principal_del(o, json_string_value(json_object_get(p, "PrincipalARN")));
         } else {
                 ck_abort_msg("simulator cannot apply %s", op);
         }
@@ -379,6 +432,8 @@ static sm_observed *converge(const sm_desired *d, const sm_plan_policy *pol)
 {
         sm_observed *o = sm_observed_new();
 
+        /* The observer reads the portfolio when a domain wants projects. */
+        o->portfolio.status_known = true;
         for (int round = 0; round < 5; round++) {
                 sm_plan *p = plan_of(d, o, pol);
                 size_t n = p->n_actions;
@@ -410,7 +465,9 @@ static void assert_settle_probes(const sm_plan *p)
                         continue;
                 }
                 ck_assert_ptr_nonnull(a->settle_operation);
-                ck_assert_int_eq(strncmp(a->settle_operation, "Describe", 8), 0);
+                ck_assert(strncmp(a->settle_operation, "Describe", 8) == 0 ||
+                          strcmp(a->settle_operation,
+                                 "GetSagemakerServicecatalogPortfolioStatus") == 0);
                 ck_assert(json_is_object(a->settle_params));
                 json_object_foreach(a->settle_params, key, v)
                 {
@@ -497,9 +554,10 @@ START_TEST(test_steady_state)
         sm_buf text = {0};
 
         ck_assert_uint_eq(p->n_actions, 0);
-        /* 4 roles, lifecycle config, domain, 2 profiles, 2 spaces, MLflow. */
-        ck_assert_uint_eq(p->n_findings, 11);
-        ck_assert_uint_eq(count_findings(p, SM_FINDING_IN_SYNC), 11);
+        /* 4 roles, lifecycle config, domain, 2 profiles, 2 spaces, MLflow, portfolio. */
+        ck_assert_uint_eq(p->n_findings, 12);
+        ck_assert_uint_eq(count_findings(p, SM_FINDING_IN_SYNC), 12);
+        ck_assert_uint_eq(o->portfolio.n_principals, 3);
         ck_assert_int_eq(sm_plan_format(p, &text), 0);
         ck_assert_uint_eq(text.len, 0);
         sm_buf_done(&text);
@@ -554,7 +612,8 @@ START_TEST(test_drift_space_instance_type_and_format)
         ck_assert_str_eq(json_string_value(path_get(
                                  json_array_get(json_object_get(j, "actions"), 0), "service")),
                          "sagemaker");
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "findings")), 11);
+        /* The 11 resources of test_steady_state and the portfolio. */
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "findings")), 12);
         json_decref(j);
         sm_buf_done(&text);
         sm_plan_free(p);
@@ -693,7 +752,7 @@ START_TEST(test_user_removed_teardown)
                 .app_type = strdup("JupyterLab"),
         };
         const sm_action *del_app, *del_space, *del_profile;
-        size_t i_app, i_space;
+        size_t i_app = SIZE_MAX, i_space = SIZE_MAX; /* set by action(); for -O3 */
         sm_plan *p;
 
         ck_assert_int_eq(sm_observed_add_resource(o, &app), 0);
@@ -871,6 +930,218 @@ START_TEST(test_mlflow_disabled_deletes_server_then_role)
 }
 END_TEST
 
+#define ROLE_ARN(name) "arn:aws:iam::" ACCOUNT ":role/" name
+
+START_TEST(test_projects_greenfield)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = sm_observed_new();
+        const sm_action *enable, *assoc;
+        size_t i_role, i_assoc;
+        sm_plan *p;
+
+        o->portfolio.status_known = true;
+        p = plan_of(d, o, &pol);
+        /* Round 1: enable only; the portfolio id comes with the share. */
+        enable = action(p, "EnableSagemakerServicecatalogPortfolio", "portfolio", NULL);
+        ck_assert_ptr_nonnull(enable);
+        ck_assert_int_eq(enable->service, SM_SERVICE_SAGEMAKER);
+        ck_assert_uint_eq(json_object_size(enable->params), 0);
+        ck_assert_str_eq(enable->settle_statuses[0], "Enabled");
+        ck_assert_str_eq(enable->settle_operation, "GetSagemakerServicecatalogPortfolioStatus");
+        ck_assert_uint_eq(json_object_size(enable->settle_params), 0);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 0);
+        ck_assert_int_eq(finding(p, "portfolio")->kind, SM_FINDING_CHANGE);
+        assert_settle_probes(p);
+        apply(o, p);
+        sm_plan_free(p);
+
+        /* Round 2: the three roles of the original, MLflow's not. */
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "EnableSagemakerServicecatalogPortfolio"), 0);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 3);
+        assoc = action(p, "AssociatePrincipalWithPortfolio", "portfolio", NULL);
+        ck_assert_int_eq(assoc->service, SM_SERVICE_SERVICECATALOG);
+        ck_assert_ptr_null(assoc->settle_statuses);
+        apply(o, p);
+        sm_plan_free(p);
+        ck_assert(principal_has(o, ROLE_ARN("mlops-studio.sagemaker-execution")));
+        ck_assert(principal_has(o, ROLE_ARN("mlops-studio.data-scientist")));
+        ck_assert(principal_has(o, ROLE_ARN("mlops-studio.lead-data-scientist")));
+        ck_assert(!principal_has(o, ROLE_ARN("mlops-studio.mlflow")));
+        sm_observed_free(o);
+
+        /* Already enabled with the share: associate in the round that
+         * creates the roles, after their creation. */
+        o = sm_observed_new();
+        o->portfolio.status_known = true;
+        o->portfolio.enabled = true;
+        o->portfolio.portfolio_id = strdup(PORTFOLIO_ID);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 3);
+        ck_assert_ptr_nonnull(action(p, "CreateRole", "role/mlops-studio.data-scientist", &i_role));
+        for (i_assoc = 0; i_assoc < p->n_actions; i_assoc++)
+                if (strcmp(p->actions[i_assoc].operation, "AssociatePrincipalWithPortfolio") == 0 &&
+                    strcmp(json_string_value(
+                                   json_object_get(p->actions[i_assoc].params, "PrincipalARN")),
+                           ROLE_ARN("mlops-studio.data-scientist")) == 0)
+                        break;
+        ck_assert_uint_lt(i_assoc, p->n_actions);
+        ck_assert(has_dep(&p->actions[i_assoc], i_role));
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+START_TEST(test_projects_blocked)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        sm_observed_role *exec;
+        sm_plan *p;
+
+        /* Unread: nothing planned on guesses. */
+        o->portfolio.status_known = false;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        ck_assert_int_eq(finding(p, "portfolio")->kind, SM_FINDING_BLOCKED);
+        sm_plan_free(p);
+
+        /* Enabled but no accepted share: no id to associate with. */
+        o->portfolio.status_known = true;
+        free(o->portfolio.portfolio_id);
+        o->portfolio.portfolio_id = NULL;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        ck_assert_int_eq(finding(p, "portfolio")->kind, SM_FINDING_BLOCKED);
+        sm_plan_free(p);
+
+        /* A role that is not ours (untagged, adopt off) is never associated. */
+        o->portfolio.portfolio_id = strdup(PORTFOLIO_ID);
+        principal_del(o, ROLE_ARN("mlops-studio.sagemaker-execution"));
+        exec = role_of(o, "mlops-studio.sagemaker-execution");
+        tags_del(&exec->tags, SM_TAG_MANAGED_BY);
+        exec->owner = SM_OWNER_NONE;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 0);
+        ck_assert_int_eq(finding(p, "portfolio")->kind, SM_FINDING_BLOCKED);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+static const char estate_bob_in_domain[] = "kind: User\n"
+                                           "name: bob\n"
+                                           "domain: mlops-studio\n"
+                                           "group: lead_data_science_users\n";
+static const char other_domain[] = "kind: Domain\n"
+                                   "name: other\n"
+                                   "vpc_id: vpc-0a1b2c3d4e5f60718\n"
+                                   "subnet_ids:\n"
+                                   "  - subnet-0123456789abcdef0\n"
+                                   "enable_custom_sagemaker_projects: true\n";
+
+START_TEST(test_projects_turned_off_disassociates)
+{
+        sm_plan_policy pol = policy();
+        const char *docs[3] = {estate_domain, estate_bob_in_domain, other_domain};
+        sm_desired *d = build(docs, 3);
+        sm_observed *o = converge(d, &pol);
+        sm_plan *p;
+
+        ck_assert_uint_eq(o->portfolio.n_principals, 6);
+        /* The portfolio is still read (domain "other" wants it): the first
+         * domain's three roles go, the other's stay. */
+        ((sm_domain *)sm_desired_domain(d, "mlops-studio"))->enable_custom_sagemaker_projects =
+                false;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DisassociatePrincipalFromPortfolio"), 3);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 0);
+        ck_assert_int_eq(action(p, "DisassociatePrincipalFromPortfolio", NULL, NULL)->verb,
+                         SM_VERB_DELETE);
+        ck_assert_int_eq(finding(p, "portfolio")->kind, SM_FINDING_CHANGE);
+        apply(o, p);
+        sm_plan_free(p);
+        ck_assert_uint_eq(o->portfolio.n_principals, 3);
+        ck_assert(principal_has(o, ROLE_ARN("other.sagemaker-execution")));
+        ck_assert(!principal_has(o, ROLE_ARN("mlops-studio.data-scientist")));
+
+        /* Nothing is removed while a manifest failed to load. */
+        ((sm_domain *)sm_desired_domain(d, "mlops-studio"))->enable_custom_sagemaker_projects =
+                true;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 3);
+        apply(o, p);
+        sm_plan_free(p);
+        ((sm_domain *)sm_desired_domain(d, "mlops-studio"))->enable_custom_sagemaker_projects =
+                false;
+        pol.load_complete = false;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DisassociatePrincipalFromPortfolio"), 0);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+START_TEST(test_projects_removed_role_disassociated)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        const sm_action *a;
+        sm_plan *p;
+
+        /* The MLflow role, associated by hand, goes when MLflow is off
+         * (the role itself is deleted by the same plan). */
+        principal_add(o, ROLE_ARN("mlops-studio.mlflow"));
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        sm_plan_free(p);
+        d->domains[0].mlflow_enabled = false;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DisassociatePrincipalFromPortfolio"), 1);
+        a = action(p, "DisassociatePrincipalFromPortfolio", "portfolio", NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(a->params, "PrincipalARN")),
+                         ROLE_ARN("mlops-studio.mlflow"));
+        ck_assert_str_eq(json_string_value(json_object_get(a->params, "PortfolioId")),
+                         PORTFOLIO_ID);
+        ck_assert_ptr_nonnull(action(p, "DeleteRole", "role/mlops-studio.mlflow", NULL));
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+START_TEST(test_projects_foreign_principal_untouched)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        sm_plan *p;
+
+        principal_add(o, ROLE_ARN("someone-else"));
+        principal_add(o, "arn:aws:iam::999999999999:role/mlops-studio.mlflow");
+        principal_add(o, "arn:aws:iam::" ACCOUNT ":user/alice");
+        principal_add(o, "arn:aws:iam::" ACCOUNT ":role/team/mlops-studio.mlflow");
+        /* Ours by name but not by tag: its owner associated it. */
+        tags_del(&role_of(o, "mlops-studio.mlflow")->tags, SM_TAG_MANAGED_BY);
+        role_of(o, "mlops-studio.mlflow")->owner = SM_OWNER_NONE;
+        d->domains[0].mlflow_enabled = false;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DisassociatePrincipalFromPortfolio"), 0);
+        ck_assert_uint_eq(count_op(p, "AssociatePrincipalWithPortfolio"), 0);
+        ck_assert_int_eq(finding(p, "portfolio")->kind, SM_FINDING_IN_SYNC);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
 START_TEST(test_invalid_manifest_plans_nothing_of_it)
 {
         sm_plan_policy pol = policy();
@@ -907,7 +1178,7 @@ START_TEST(test_ours_not_desired_reported)
         sm_observed_sort(o);
         p = plan_of(d, o, &pol);
         ck_assert_uint_eq(p->n_actions, 0);
-        ck_assert_uint_eq(p->n_findings, 12);
+        ck_assert_uint_eq(p->n_findings, 13);
         ck_assert_ptr_nonnull(
                 strstr(finding(p, "lifecycle-config/studio-auto-shutdown-00000000")->message,
                        "left alone"));
@@ -1076,6 +1347,11 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_incomplete_read_blocks_creates);
         tcase_add_test(tc, test_failed_status);
         tcase_add_test(tc, test_mlflow_disabled_deletes_server_then_role);
+        tcase_add_test(tc, test_projects_greenfield);
+        tcase_add_test(tc, test_projects_blocked);
+        tcase_add_test(tc, test_projects_turned_off_disassociates);
+        tcase_add_test(tc, test_projects_removed_role_disassociated);
+        tcase_add_test(tc, test_projects_foreign_principal_untouched);
         tcase_add_test(tc, test_invalid_manifest_plans_nothing_of_it);
         tcase_add_test(tc, test_ours_not_desired_reported);
         tcase_add_test(tc, test_teardown_waits_for_busy_app);
