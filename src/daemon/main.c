@@ -158,6 +158,43 @@ static sm_daemon_config *load_config(const once_args *a)
 
 /* mkdir -p, parents 0755 and the directory itself private: it holds the
  * last good manifests and the observed cache. */
+/* Passes counted in state_dir/pass-count, so that every
+ * describe_sweep_every-th pass Describes everything again (tag changes do
+ * not move LastModifiedTime; only a sweep sees them). Best effort: a
+ * counter that cannot be read or written only costs or skips a sweep. */
+static unsigned next_pass_number(const char *state_dir)
+{
+        _cleanup_free_ char *path = sm_strf("%s/pass-count", state_dir);
+        unsigned long n = 0;
+        FILE *f;
+
+        if (!path)
+                return 1;
+        f = fopen(path, "re");
+        if (f) {
+                if (fscanf(f, "%lu", &n) != 1)
+                        n = 0;
+                fclose(f);
+        }
+        return (unsigned)(n % 1000000000UL) + 1;
+}
+
+static void save_pass_number(const char *state_dir, unsigned n)
+{
+        _cleanup_free_ char *path = sm_strf("%s/pass-count", state_dir);
+        _cleanup_free_ char *tmp = sm_strf("%s/.pass-count.tmp", state_dir);
+        FILE *f;
+
+        if (!path || !tmp)
+                return;
+        f = fopen(tmp, "we");
+        if (!f)
+                return;
+        fprintf(f, "%u\n", n);
+        if (fclose(f) == 0)
+                (void)rename(tmp, path);
+}
+
 static int make_state_dir(const char *dir)
 {
         _cleanup_free_ char *p = strdup(dir);
@@ -279,6 +316,7 @@ static int run_once(const once_args *a)
         once_stack s = {0};
         once_state st = {.args = a, .exit_code = EXIT_USAGE_OR_CONFIG};
         char *error = NULL;
+        unsigned pass_number;
         int r;
 
         config = load_config(a);
@@ -376,6 +414,9 @@ static int run_once(const once_args *a)
                 .poll_initial_ms = ONCE_POLL_INITIAL_MS,
                 .poll_max_ms = ONCE_POLL_MAX_MS,
         };
+        pass_number = next_pass_number(config->state_dir);
+        popts.full_sweep = config->describe_sweep_every <= 1 ||
+                           pass_number % config->describe_sweep_every == 0;
         popts.dry_run = a->dry_run || config->dry_run;
         popts.on_round = on_round;
         popts.round_userdata = &st;
@@ -390,6 +431,8 @@ static int run_once(const once_args *a)
         r = sm_observe_cache_save(s.cache, cache_path);
         if (r < 0)
                 sm_log_warning("cannot save the observed cache %s: %s", cache_path, strerror(-r));
+        if (!popts.dry_run)
+                save_pass_number(config->state_dir, pass_number);
         goto out;
 fail:
         sm_log_error("cannot run the pass: %s", strerror(-r));

@@ -52,6 +52,12 @@ struct sm_pass {
         unsigned n_rounds;
         unsigned changes;
         int error; /* why the pass ended early, 0 if it did not */
+        /* Tags were changed by the last round: AddTags/DeleteTags do not move
+         * LastModifiedTime, so only a full sweep reads them back. */
+        bool resweep;
+        /* The last observation could not read everything: the estate is not
+         * known to be converged, whatever the plan says. */
+        bool observe_incomplete;
 
         uv_timer_t finish_timer;
         sm_pass_result result;
@@ -129,7 +135,7 @@ static unsigned count_failures(const sm_pass *p)
                         if (finding_is_failure(p->plan->findings[i].kind))
                                 n++;
         /* A round that could not observe leaves the estate unknown. */
-        if (p->error < 0 && p->n_rounds > 1)
+        if ((p->error < 0 && p->n_rounds > 1) || p->observe_incomplete)
                 n++;
         return n;
 }
@@ -190,6 +196,8 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                 case SM_OUTCOME_APPLIED:
                 case SM_OUTCOME_ALREADY:
                         json_object_del(p->failed, key);
+                        if (streq(a->operation, "AddTags") || streq(a->operation, "DeleteTags"))
+                                p->resweep = true;
                         break;
                 case SM_OUTCOME_FAILED:
                 case SM_OUTCOME_TIMED_OUT:
@@ -245,6 +253,11 @@ static void on_observed(int r, sm_observed *observed, const sm_observe_stats *st
                 sm_observed_free(observed);
                 pass_destroy(p);
                 return;
+        }
+        if (r == 0 && observed) {
+                p->observe_incomplete = observed->roles_incomplete;
+                for (int k = 0; k < _SM_RESOURCE_KIND_MAX; k++)
+                        p->observe_incomplete |= observed->incomplete[k];
         }
         stats_json = json_pack("{s:I, s:I, s:I, s:I}", "list_calls", (json_int_t)stats->list_calls,
                                "describe_calls", (json_int_t)stats->describe_calls, "other_calls",
@@ -322,12 +335,13 @@ static int pass_start_round(sm_pass *p)
                 .desired = p->opts.desired,
                 .instance = p->opts.policy.instance,
                 /* A full sweep once per pass is enough: later rounds only
-                 * look at what this pass itself just changed. */
-                .full_sweep = p->opts.full_sweep && p->n_rounds == 1,
+                 * look at what this pass itself just changed, except tags. */
+                .full_sweep = (p->opts.full_sweep && p->n_rounds == 1) || p->resweep,
                 .account_id = p->account_id,
                 .partition = p->partition,
                 .max_in_flight = p->opts.apply.concurrency,
         };
+        p->resweep = false;
         p->state = PASS_OBSERVING;
         return sm_observe_start(p->client, p->cache, &p->oopts, on_observed, p);
 }
