@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <check.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "smstudio/strbuf.h"
 
 /* How long an external process (python, openssl) may take to start or stop.
  * Generous: the CI machines are shared and sanitizer builds are slow. */
@@ -708,4 +710,40 @@ out:
         free(key);
         free(log);
         return r;
+}
+
+static size_t on_admin_body(char *data, size_t size, size_t n, void *userdata)
+{
+        return sm_buf_append(userdata, data, size * n) == 0 ? size * n : 0;
+}
+
+json_t *sm_fixture_admin(const sm_fixture *f, const char *method, const char *path,
+                         const char *body, long want)
+{
+        CURL *curl = curl_easy_init();
+        sm_buf out = {0};
+        char *url = sm_strf("%s%s", sm_fixture_url(f), path);
+        long status = 0;
+        json_t *v;
+
+        ck_assert_ptr_nonnull(curl);
+        ck_assert_ptr_nonnull(url);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_admin_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
+        if (body)
+                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        ck_assert_int_eq(curl_easy_perform(curl), CURLE_OK);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_cleanup(curl);
+        if (status != want)
+                ck_abort_msg("%s %s: status %ld, want %ld: %s", method, path, status, want,
+                             out.data ? out.data : "");
+        v = json_loads(out.data ? out.data : "{}", 0, NULL);
+        ck_assert_ptr_nonnull(v);
+        sm_buf_done(&out);
+        free(url);
+        return v;
 }

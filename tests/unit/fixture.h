@@ -82,3 +82,9 @@ int sm_test_start_awsemu(char *const extra_args[], sm_fixture *ret);
  * exist). Returns 0 and malloc'ed paths of the CA certificate, the server
  * certificate and the server key (PEM), or negative errno. */
 int sm_fixture_make_tls(const char *dir, char **ret_ca, char **ret_cert, char **ret_key);
+
+/* One call to a fixture's unsigned admin API (the emulator's /_emu/...),
+ * blocking: the server is another process. body may be NULL. Aborts the
+ * test unless the answer's status is want; returns the parsed JSON answer. */
+json_t *sm_fixture_admin(const sm_fixture *f, const char *method, const char *path,
+                         const char *body, long want);

@@ -5,7 +5,6 @@
  * loopback server whose log records the requests in flight. Plans are
  * built by hand: the executor must not care who made them. */
 #include <check.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,44 +38,12 @@ typedef struct harness {
         sm_aws_client *client;
 } harness;
 
-/* ---- the emulator's admin API (blocking: the emulator is another process) */
-
-static size_t on_body(char *data, size_t size, size_t n, void *userdata)
-{
-        return sm_buf_append(userdata, data, size * n) == 0 ? size * n : 0;
-}
-
+/* The emulator's admin API. */
 static json_t *admin(harness *h, const char *method, const char *path, const char *body, long want)
 {
-        CURL *curl = curl_easy_init();
-        sm_buf out = {0};
-        char *url = sm_strf("%s%s", sm_fixture_url(&h->emu), path);
-        long status = 0;
-        json_t *v;
-
-        ck_assert_ptr_nonnull(curl);
-        ck_assert_ptr_nonnull(url);
-        curl_easy_setopt(curl, CURLOPT_URL, url);
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
-        if (body)
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        ck_assert_int_eq(curl_easy_perform(curl), CURLE_OK);
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(curl);
-        if (status != want)
-                ck_abort_msg("%s %s: status %ld, want %ld: %s", method, path, status, want,
-                             out.data ? out.data : "");
-        v = json_loads(out.data ? out.data : "{}", 0, NULL);
-        ck_assert_ptr_nonnull(v);
-        sm_buf_done(&out);
-        free(url);
-        return v;
+        return sm_fixture_admin(&h->emu, method, path, body, want);
 }
 
-/* An operation run out of band, as a console user would. */
 static json_t *oob(harness *h, const char *service, const char *operation, const char *params,
                    long want)
 {

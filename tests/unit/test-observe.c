@@ -4,7 +4,6 @@
  * paging, a failed List, and the cache file. Resources are made out of band
  * through the emulator's admin API, as a console user would. */
 #include <check.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,47 +36,12 @@ typedef struct harness {
         sm_observe_cache *cache;
 } harness;
 
-/* ---- the emulator's admin API (blocking: the emulator is another process) */
-
-static size_t on_body(char *data, size_t size, size_t n, void *userdata)
-{
-        sm_buf *b = userdata;
-
-        return sm_buf_append(b, data, size * n) == 0 ? size * n : 0;
-}
-
-/* method path [body] -> parsed answer; the status must be want. */
+/* The emulator's admin API. */
 static json_t *admin(harness *h, const char *method, const char *path, const char *body, long want)
 {
-        CURL *curl = curl_easy_init();
-        sm_buf out = {0};
-        char *url = sm_strf("%s%s", sm_fixture_url(&h->emu), path);
-        long status = 0;
-        json_t *v;
-
-        ck_assert_ptr_nonnull(curl);
-        ck_assert_ptr_nonnull(url);
-        curl_easy_setopt(curl, CURLOPT_URL, url);
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
-        if (body)
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        ck_assert_int_eq(curl_easy_perform(curl), CURLE_OK);
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_cleanup(curl);
-        if (status != want)
-                ck_abort_msg("%s %s: status %ld, want %ld: %s", method, path, status, want,
-                             out.data ? out.data : "");
-        v = json_loads(out.data ? out.data : "{}", 0, NULL);
-        ck_assert_ptr_nonnull(v);
-        sm_buf_done(&out);
-        free(url);
-        return v;
+        return sm_fixture_admin(&h->emu, method, path, body, want);
 }
 
-/* An operation run out of band; params as JSON text. */
 static json_t *oob(harness *h, const char *service, const char *operation, const char *params)
 {
         char *path = sm_strf("/_emu/call/%s/%s", service, operation);
