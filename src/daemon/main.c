@@ -4,6 +4,7 @@
  * trigger. The client stack is built exactly as `smstudioctl whoami` builds
  * it, so whoami shows the identity this pass acts as. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "smstudio/client.h"
 #include "smstudio/creds.h"
 #include "smstudio/daemonconfig.h"
+#include "smstudio/fileio.h"
 #include "smstudio/http.h"
 #include "smstudio/log.h"
 #include "smstudio/manifestdir.h"
@@ -182,17 +184,12 @@ static unsigned next_pass_number(const char *state_dir)
 static void save_pass_number(const char *state_dir, unsigned n)
 {
         _cleanup_free_ char *path = sm_strf("%s/pass-count", state_dir);
-        _cleanup_free_ char *tmp = sm_strf("%s/.pass-count.tmp", state_dir);
-        FILE *f;
+        char text[16];
 
-        if (!path || !tmp)
+        if (!path)
                 return;
-        f = fopen(tmp, "we");
-        if (!f)
-                return;
-        fprintf(f, "%u\n", n);
-        if (fclose(f) == 0)
-                (void)rename(tmp, path);
+        snprintf(text, sizeof(text), "%u\n", n);
+        (void)sm_write_file_atomic_at(AT_FDCWD, path, text, strlen(text));
 }
 
 static int make_state_dir(const char *dir)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "smstudio/manifest.h"
+#include "smstudio/fileio.h"
 #include "smstudio/manifestdir.h"
 #include "smstudio/strbuf.h"
 #include "smstudio/timeutil.h"
@@ -737,53 +738,9 @@ static int distribute_diags(sm_manifest_load *l, candidate *cands, size_t n, con
  * old copy or the new one. */
 static int write_last_good(int lgfd, const char *name, const char *data, size_t len)
 {
-        char tmp[NAME_MAX + 16];
-        size_t off = 0;
-        int fd, r;
-
         if (strlen(name) + 9 > NAME_MAX)
                 return -ENAMETOOLONG;
-        /* A dotfile name: never mistaken for a copy when listing. */
-        for (unsigned attempt = 0;; attempt++) {
-                snprintf(tmp, sizeof(tmp), ".%s.%06x", name,
-                         (unsigned)((sm_now_monotonic_ms() + attempt * 7919u) & 0xffffff));
-                fd = openat(lgfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-                if (fd >= 0)
-                        break;
-                if (errno != EEXIST || attempt >= 16)
-                        return -errno;
-        }
-        while (off < len) {
-                ssize_t k = write(fd, data + off, len - off);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto fail;
-                }
-                off += (size_t)k;
-        }
-        if (fsync(fd) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (close(fd) < 0) {
-                fd = -1;
-                r = -errno;
-                goto fail;
-        }
-        fd = -1;
-        if (renameat(lgfd, tmp, lgfd, name) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        return 0;
-fail:
-        if (fd >= 0)
-                close(fd);
-        unlinkat(lgfd, tmp, 0);
-        return r;
+        return sm_write_file_atomic_at(lgfd, name, data, len);
 }
 
 /* After a successful build: remember every file in force with its current

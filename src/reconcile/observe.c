@@ -20,6 +20,7 @@
 
 #include "smstudio/iam.h"
 #include "smstudio/macro.h"
+#include "smstudio/fileio.h"
 #include "smstudio/observe.h"
 #include "smstudio/protocol.h"
 #include "smstudio/strbuf.h"
@@ -1390,56 +1391,20 @@ bad:
         return -EBADMSG;
 }
 
-/* fsync the directory holding path, so the rename itself is durable. */
-static int sync_parent(const char *path)
-{
-        _cleanup_free_ char *copy = strdup(path);
-        int fd, r = 0;
-
-        if (!copy)
-                return -ENOMEM;
-        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (fsync(fd) < 0)
-                r = -errno;
-        close(fd);
-        return r;
-}
-
 int sm_observe_cache_save(const sm_observe_cache *c, const char *path)
 {
-        _cleanup_free_ char *tmp = NULL;
+        _cleanup_free_ char *text = NULL;
         json_t *root;
-        int fd, r = 0;
 
         if (!c || !path)
                 return -EINVAL;
-        tmp = sm_strf("%s.XXXXXX", path);
-        if (!tmp)
-                return -ENOMEM;
         root = json_pack("{s:i,s:O}", "version", CACHE_VERSION, "entries", c->entries);
         if (!root)
                 return -ENOMEM;
-        /* mkostemp makes the file 0600: describes name roles and subnets. */
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0) {
-                r = -errno;
-                json_decref(root);
-                return r;
-        }
-        if (json_dumpfd(root, fd, JSON_COMPACT) < 0)
-                r = -EIO;
-        else if (fsync(fd) < 0)
-                r = -errno;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
+        text = json_dumps(root, JSON_COMPACT);
         json_decref(root);
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                unlink(tmp);
-                return r;
-        }
-        return sync_parent(path);
+        if (!text)
+                return -ENOMEM;
+        /* 0600: describes name roles and subnets. */
+        return sm_write_file_atomic_at(AT_FDCWD, path, text, strlen(text));
 }

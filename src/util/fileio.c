@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smstudio/fileio.h"
+#include "smstudio/macro.h"
+#include "smstudio/strbuf.h"
+
+/* fsync the directory that holds name (relative to dirfd), so the rename
+ * itself survives a crash. */
+static int sync_dir_of(int dirfd, const char *name)
+{
+        _cleanup_free_ char *copy = strdup(name);
+        int fd, r = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        fd = openat(dirfd, dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+int sm_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len)
+{
+        _cleanup_free_ char *copy = strdup(name), *tmp = NULL;
+        const char *p = data;
+        size_t off = 0;
+        int fd = -1, r;
+
+        if (!copy)
+                return -ENOMEM;
+        /* A dotfile next to the target: never mistaken for a real file when
+         * a directory is listed, and on the same file system for rename. */
+        {
+                char *slash = strrchr(copy, '/');
+
+                if (slash) {
+                        *slash = '\0';
+                        tmp = sm_strf("%s/.%s.XXXXXX", copy, slash + 1);
+                } else {
+                        tmp = sm_strf(".%s.XXXXXX", copy);
+                }
+        }
+        if (!tmp)
+                return -ENOMEM;
+        for (unsigned attempt = 0;; attempt++) {
+                char *x = tmp + strlen(tmp) - 6;
+                unsigned v = (unsigned)getpid() * 2654435761u + attempt * 7919u + (unsigned)off;
+
+                for (int i = 0; i < 6; i++, v /= 36)
+                        x[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+                fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd >= 0)
+                        break;
+                if (errno != EEXIST || attempt >= 64)
+                        return -errno;
+                off++;
+        }
+        off = 0;
+        while (off < len) {
+                ssize_t k = write(fd, p + off, len - off);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        goto fail;
+                }
+                off += (size_t)k;
+        }
+        if (fsync(fd) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        r = close(fd);
+        fd = -1;
+        if (r < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return sync_dir_of(dirfd, name);
+fail:
+        if (fd >= 0)
+                close(fd);
+        unlinkat(dirfd, tmp, 0);
+        return r;
+}
