@@ -33,6 +33,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "smstudio/desired.h"
@@ -58,7 +59,7 @@ typedef enum sm_role_kind {
 } sm_role_kind;
 
 typedef struct sm_inline_policy {
-        char *name;       /* "smstudio-..." (PutRolePolicy PolicyName) */
+        char *name;       /* SM_ROLE_POLICY_MAIN or SM_ROLE_POLICY_ISOLATION */
         json_t *document; /* owned reference */
 } sm_inline_policy;
 
@@ -74,6 +75,10 @@ typedef struct sm_desired_role {
         size_t n_managed;
         sm_inline_policy *inline_policies; /* sorted by name */
         size_t n_inline;
+        /* Isolation is on for this role but the context had no domain id:
+         * the role comes without SM_ROLE_POLICY_ISOLATION, and one seen on
+         * it is not unwanted (must not be deleted). */
+        bool isolation_pending;
         sm_tags tags;     /* smstudio:managed-by first, then the domain's tags */
         sm_source source; /* the domain's */
 } sm_desired_role;
@@ -84,8 +89,33 @@ typedef struct sm_desired_role {
 #define SM_ROLE_NAME_MAX        64
 #define SM_ROLE_INLINE_SIZE_MAX 10240 /* all inline policies of a role, whitespace not counted */
 #define SM_ROLE_TAGS_MAX        50
-/* Prefix of every inline policy name smstudio writes. */
+/* Prefix of every inline policy name smstudio writes. The planner deletes
+ * inline policies of our roles that carry it and are not desired, which is
+ * how roles of an earlier smstudio lose their retired documents. */
 #define SM_ROLE_POLICY_PREFIX "smstudio-"
+/* Inline policies. Every role has exactly one main document holding all
+ * the statements the original module spread over separate policies (§3.7:
+ * sm-deny-policy, services-policy, kms-policy, s3-policy, cdk_deploy_policy,
+ * DescribeImageVersion, mlflow_policy, mlflow-server-policy), because IAM
+ * has no cheap way to read a role's inline policies: one GetRolePolicy per
+ * document, every pass. Each statement's Sid is the original policy's name
+ * in CamelCase plus what the statement is for ("SmDenyCreateProject",
+ * "ServicesEcr", "S3DenyDeleteBucket", "Kms", "CdkDeployPassRole",
+ * "DescribeImageVersion", "Mlflow", "MlflowServerS3"): IAM Sids are
+ * [A-Za-z0-9] only, and unique within a document.
+ *
+ * The resource-isolation deny ("DomainResourceIsolation") stays a document
+ * of its own on the three user-facing roles, at the price of one more
+ * GetRolePolicy per role and pass: it names the domain id, which exists
+ * only after the domain, so it arrives in a second phase and goes when
+ * isolation is turned off, and neither must rewrite the main document.
+ * Above all, a pass that cannot tell the domain id (the domain not listed)
+ * builds the roles without it; the planner must then leave that one
+ * document alone (sm_desired_role.isolation_pending), which it could
+ * not do for a statement inside the main document without also freezing
+ * every other repair of that document. */
+#define SM_ROLE_POLICY_MAIN      SM_ROLE_POLICY_PREFIX "permissions"
+#define SM_ROLE_POLICY_ISOLATION SM_ROLE_POLICY_PREFIX "domain-isolation"
 
 /* The roles of domain d, in sm_role_kind order (3 without MLflow, 4 with).
  * Returns 0 and a new array (free with sm_desired_roles_free), or

@@ -25,8 +25,6 @@
 _Static_assert(sizeof("lead-data-scientist") - 1 == KIND_NAME_MAX, "longest kind name");
 _Static_assert(SM_ROLE_DOMAIN_PART_MAX == SM_ROLE_NAME_MAX - 1 - KIND_NAME_MAX,
                "a whole domain part and the longest kind fit in an IAM role name");
-/* At most this many inline policies on one role (the lead role has six). */
-#define INLINE_MAX 8
 
 static const char *const kind_names[_SM_ROLE_KIND_MAX] = {
         [SM_ROLE_DATA_SCIENTIST] = "data-scientist",
@@ -170,16 +168,18 @@ static json_t *strings(const char *const *v)
         return arr;
 }
 
-/* A statement; resources is stolen (json_pack releases it on failure). */
-static json_t *statement(const char *effect, const char *const *actions, json_t *resources)
+/* A statement; resources is stolen (json_pack releases it on failure).
+ * sid names the original's policy the statement comes from (roles.h). */
+static json_t *statement(const char *sid, const char *effect, const char *const *actions,
+                         json_t *resources)
 {
-        return json_pack("{s:s,s:o,s:o}", "Effect", effect, "Action", strings(actions), "Resource",
-                         resources);
+        return json_pack("{s:s,s:s,s:o,s:o}", "Sid", sid, "Effect", effect, "Action",
+                         strings(actions), "Resource", resources);
 }
 
-static json_t *statement_any(const char *effect, const char *const *actions)
+static json_t *statement_any(const char *sid, const char *effect, const char *const *actions)
 {
-        return statement(effect, actions, json_string("*"));
+        return statement(sid, effect, actions, json_string("*"));
 }
 
 /* A policy document; statements (an array) is stolen. */
@@ -202,17 +202,17 @@ static json_t *trust_policy(void)
 }
 
 /* §3.7 sm-deny-policy (data scientist role only). */
-static json_t *deny_policy(void)
+static json_t *deny_statements(void)
 {
         static const char *const create_project[] = {"sagemaker:CreateProject", NULL};
         static const char *const update_package[] = {"sagemaker:UpdateModelPackage", NULL};
 
-        return document(json_pack("[o,o]", statement_any("Deny", create_project),
-                                  statement_any("Deny", update_package)));
+        return json_pack("[o,o]", statement_any("SmDenyCreateProject", "Deny", create_project),
+                         statement_any("SmDenyUpdateModelPackage", "Deny", update_package));
 }
 
 /* §3.7 services-policy, verbatim. */
-static json_t *services_policy(void)
+static json_t *services_statements(void)
 {
         static const char *const lambda[] = {"lambda:Create*", "lambda:Update*", "lambda:Invoke*",
                                              NULL};
@@ -258,22 +258,24 @@ static json_t *services_policy(void)
         static const char *const servicecatalog[] = {"servicecatalog:*", NULL};
         static const char *const create_stack[] = {"cloudformation:CreateStack", NULL};
 
-        return document(json_pack(
-                "[o,o,o,o,o,o]", statement_any("Allow", lambda), statement_any("Allow", list_tags),
-                statement_any("Allow", codecommit), statement_any("Allow", ecr),
-                statement_any("Allow", servicecatalog), statement_any("Allow", create_stack)));
+        return json_pack("[o,o,o,o,o,o]", statement_any("ServicesLambda", "Allow", lambda),
+                         statement_any("ServicesListTags", "Allow", list_tags),
+                         statement_any("ServicesCodeCommit", "Allow", codecommit),
+                         statement_any("ServicesEcr", "Allow", ecr),
+                         statement_any("ServicesServiceCatalog", "Allow", servicecatalog),
+                         statement_any("ServicesCreateStack", "Allow", create_stack));
 }
 
 /* §3.7 kms-policy. FIX (§8.6): "kms:ReEncrypt" is no KMS action, so the
  * original granted nothing by it; the two real ones take its place. */
-static json_t *kms_policy(void)
+static json_t *kms_statements(void)
 {
         static const char *const kms[] = {
                 "kms:CreateGrant",   "kms:Decrypt",     "kms:DescribeKey",     "kms:Encrypt",
                 "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", NULL,
         };
 
-        return document(json_pack("[o]", statement_any("Allow", kms)));
+        return json_pack("[o]", statement_any("Kms", "Allow", kms));
 }
 
 /* §3.7 s3-policy. CHANGE: the original granted "<studio_bucket_name>*",
@@ -284,7 +286,7 @@ static json_t *kms_policy(void)
  * "{project}-{deployment}-{module}-bucket", a bucket nobody created; we do
  * not invent one (bucket names are global: someone else could own it), and
  * grant only the cdk* and sagemaker* buckets. */
-static json_t *s3_policy(const tmpl_vars *v)
+static json_t *s3_statements(const tmpl_vars *v)
 {
         static const char *const rw[] = {
                 "s3:AbortMultipartUpload",
@@ -321,9 +323,9 @@ static json_t *s3_policy(const tmpl_vars *v)
         if (append_expanded(rw_res, common_rw, v) < 0 ||
             append_expanded(list_res, common_list, v) < 0)
                 goto fail;
-        return document(json_pack("[o,o,o]", statement("Allow", rw, rw_res),
-                                  statement("Allow", list, list_res),
-                                  statement_any("Deny", delete_bucket)));
+        return json_pack("[o,o,o]", statement("S3ReadWrite", "Allow", rw, rw_res),
+                         statement("S3List", "Allow", list, list_res),
+                         statement_any("S3DenyDeleteBucket", "Deny", delete_bucket));
 fail:
         json_decref(rw_res);
         json_decref(list_res);
@@ -331,27 +333,27 @@ fail:
 }
 
 /* §3.7 mlflow_policy: the MLflow tracking servers' own API. */
-static json_t *mlflow_policy(void)
+static json_t *mlflow_statements(void)
 {
         static const char *const mlflow[] = {"sagemaker-mlflow:*", NULL};
 
-        return document(json_pack("[o]", statement_any("Allow", mlflow)));
+        return json_pack("[o]", statement_any("Mlflow", "Allow", mlflow));
 }
 
 /* §3.7 cdk_deploy_policy (lead role only), verbatim. */
-static json_t *cdk_deploy_policy(const tmpl_vars *v)
+static json_t *cdk_deploy_statements(const tmpl_vars *v)
 {
         static const char *const cfn[] = {"cloudformation:*", NULL};
         static const char *const pass_role[] = {"iam:PassRole", NULL};
         static const char *const cdk_roles[] = {"arn:{P}:iam::{A}:role/cdk*", NULL};
 
-        return document(json_pack("[o,o]", statement_any("Allow", cfn),
-                                  statement("Allow", pass_role, arns(cdk_roles, v))));
+        return json_pack("[o,o]", statement_any("CdkDeployCloudFormation", "Allow", cfn),
+                         statement("CdkDeployPassRole", "Allow", pass_role, arns(cdk_roles, v)));
 }
 
 /* §3.4 DescribeImageVersion (execution role only): without it a domain with
  * custom images goes to Update_Failed (§0, history). */
-static json_t *describe_images_policy(const tmpl_vars *v)
+static json_t *describe_images_statements(const tmpl_vars *v)
 {
         static const char *const actions[] = {
                 "sagemaker:DescribeImage",
@@ -367,14 +369,15 @@ static json_t *describe_images_policy(const tmpl_vars *v)
                 NULL,
         };
 
-        return document(json_pack("[o]", statement("Allow", actions, arns(resources, v))));
+        return json_pack("[o]",
+                         statement("DescribeImageVersion", "Allow", actions, arns(resources, v)));
 }
 
 /* §3.7 sm_domain_resource_isolation_policy, verbatim: deny updating,
  * deleting and describing SageMaker resources that are neither this
  * domain's (by ARN, or by the sagemaker:domain-arn tag SageMaker puts on
  * what a domain creates) nor of a kind the original left open. */
-static json_t *isolation_policy(const tmpl_vars *v)
+static json_t *isolation_statements(const tmpl_vars *v)
 {
         static const char *const actions[] = {"sagemaker:Update*", "sagemaker:Delete*",
                                               "sagemaker:Describe*", NULL};
@@ -390,17 +393,17 @@ static json_t *isolation_policy(const tmpl_vars *v)
                 NULL,
         };
 
-        return document(json_pack("[{s:s,s:o,s:o,s:{s:{s:o}}}]", "Effect", "Deny", "Action",
-                                  strings(actions), "NotResource", arns(not_resources, v),
-                                  "Condition", "StringNotEquals",
-                                  "aws:ResourceTag/sagemaker:domain-arn",
-                                  expand_json("arn:{P}:sagemaker:{R}:{A}:domain/{D}", v)));
+        return json_pack("[{s:s,s:s,s:o,s:o,s:{s:{s:o}}}]", "Sid", "DomainResourceIsolation",
+                         "Effect", "Deny", "Action", strings(actions), "NotResource",
+                         arns(not_resources, v), "Condition", "StringNotEquals",
+                         "aws:ResourceTag/sagemaker:domain-arn",
+                         expand_json("arn:{P}:sagemaker:{R}:{A}:domain/{D}", v));
 }
 
 /* §3.5 mlflow-server-policy. FIX (§8.3): the bucket is the manifest's
  * mlflow_artifact_store_bucket_name, never "None"; CHANGE: that bucket and
  * its objects rather than every bucket starting with its name. */
-static json_t *mlflow_server_policy(const tmpl_vars *v)
+static json_t *mlflow_server_statements(const tmpl_vars *v)
 {
         static const char *const s3[] = {"s3:Get*", "s3:Put*", "s3:List*", NULL};
         static const char *const buckets[] = {"arn:{P}:s3:::{B}", "arn:{P}:s3:::{B}/*", NULL};
@@ -413,8 +416,8 @@ static json_t *mlflow_server_policy(const tmpl_vars *v)
                 NULL,
         };
 
-        return document(json_pack("[o,o]", statement("Allow", s3, arns(buckets, v)),
-                                  statement_any("Allow", registry)));
+        return json_pack("[o,o]", statement("MlflowServerS3", "Allow", s3, arns(buckets, v)),
+                         statement_any("MlflowServerModelRegistry", "Allow", registry));
 }
 
 /* ---- roles ------------------------------------------------------------ */
@@ -565,8 +568,19 @@ static int set_tags(sm_desired_role *r, const sm_domain *d, const char *instance
         return 0;
 }
 
-static int add_inline(sm_inline_policy *pols, size_t *n, const char *name, json_t *doc)
+/* Append the statements of one section, stolen; 0 or -ENOMEM. */
+static int extend(json_t *stmts, json_t *section)
 {
+        int r = section && json_array_extend(stmts, section) == 0 ? 0 : -ENOMEM;
+
+        json_decref(section);
+        return r;
+}
+
+static int add_inline(sm_inline_policy *pols, size_t *n, const char *name, json_t *statements)
+{
+        json_t *doc = statements ? document(statements) : NULL;
+
         if (!doc)
                 return -ENOMEM;
         pols[*n].name = strdup(name);
@@ -575,67 +589,86 @@ static int add_inline(sm_inline_policy *pols, size_t *n, const char *name, json_
         return pols[*n - 1].name ? 0 : -ENOMEM;
 }
 
-static int set_inline(sm_desired_role *r, const sm_domain *d, const sm_role_context *ctx,
-                      const tmpl_vars *v)
+/* The main document's statements: the original's separate policies of
+ * this role kind, in its order (§3.2-§3.5). */
+static json_t *main_statements(const sm_desired_role *r, const sm_domain *d, const tmpl_vars *v)
 {
-        /* Resource isolation names the domain id: only once it exists. */
-        bool isolate = d->enable_domain_resource_isolation && ctx->domain_id;
-        sm_inline_policy pols[INLINE_MAX] = {{0}};
+        json_t *s = json_array();
         tmpl_vars mv = *v;
-        size_t n = 0;
         int ret = 0;
 
+        if (!s)
+                return NULL;
         switch (r->kind) {
         case SM_ROLE_DATA_SCIENTIST:      /* §3.2 */
         case SM_ROLE_LEAD_DATA_SCIENTIST: /* §3.3 */
         case SM_ROLE_EXECUTION:           /* §3.4 */
-                if (r->kind == SM_ROLE_DATA_SCIENTIST &&
-                    (ret = add_inline(pols, &n, "smstudio-sagemaker-deny", deny_policy())) < 0)
-                        goto out;
-                if ((ret = add_inline(pols, &n, "smstudio-services", services_policy())) < 0 ||
-                    (ret = add_inline(pols, &n, "smstudio-kms", kms_policy())) < 0 ||
-                    (ret = add_inline(pols, &n, "smstudio-s3", s3_policy(v))) < 0)
-                        goto out;
-                if (r->kind == SM_ROLE_LEAD_DATA_SCIENTIST &&
-                    (ret = add_inline(pols, &n, "smstudio-cdk-deploy", cdk_deploy_policy(v))) < 0)
-                        goto out;
-                if (r->kind == SM_ROLE_EXECUTION &&
-                    (ret = add_inline(pols, &n, "smstudio-describe-images",
-                                      describe_images_policy(v))) < 0)
-                        goto out;
+                if (r->kind == SM_ROLE_DATA_SCIENTIST)
+                        ret = extend(s, deny_statements());
+                if (ret == 0)
+                        ret = extend(s, services_statements());
+                if (ret == 0)
+                        ret = extend(s, kms_statements());
+                if (ret == 0)
+                        ret = extend(s, s3_statements(v));
+                if (ret == 0 && r->kind == SM_ROLE_LEAD_DATA_SCIENTIST)
+                        ret = extend(s, cdk_deploy_statements(v));
+                if (ret == 0 && r->kind == SM_ROLE_EXECUTION)
+                        ret = extend(s, describe_images_statements(v));
                 /* FIX (§8.6): the execution role, which runs what users
                  * start from Studio by default, lacked sagemaker-mlflow:*
                  * and so could not log to the domain's tracking server. It
                  * gets it when the domain has one; the user roles keep it
                  * always, as in the original. */
-                if ((r->kind != SM_ROLE_EXECUTION || d->mlflow_enabled) &&
-                    (ret = add_inline(pols, &n, "smstudio-mlflow", mlflow_policy())) < 0)
-                        goto out;
-                if (isolate && (ret = add_inline(pols, &n, "smstudio-domain-isolation",
-                                                 isolation_policy(v))) < 0)
-                        goto out;
+                if (ret == 0 && (r->kind != SM_ROLE_EXECUTION || d->mlflow_enabled))
+                        ret = extend(s, mlflow_statements());
                 break;
         case SM_ROLE_MLFLOW: /* §3.5 */
                 mv.b = d->mlflow_artifact_store_bucket_name;
-                if ((ret = add_inline(pols, &n, "smstudio-mlflow-server",
-                                      mlflow_server_policy(&mv))) < 0)
-                        goto out;
+                ret = extend(s, mlflow_server_statements(&mv));
                 break;
         default:
                 ret = -EINVAL;
-                goto out;
+                break;
         }
+        if (ret < 0) {
+                json_decref(s);
+                return NULL;
+        }
+        return s;
+}
 
+/* One main document per role, so that a steady pass reads one policy per
+ * role rather than one per section of the original (roles.h). The
+ * isolation deny stays a document of its own: see roles.h for why. */
+static int set_inline(sm_desired_role *r, const sm_domain *d, const sm_role_context *ctx,
+                      const tmpl_vars *v)
+{
+        /* Resource isolation names the domain id: only once it exists. */
+        bool want_isolation = d->enable_domain_resource_isolation && r->kind != SM_ROLE_MLFLOW;
+        bool isolate = want_isolation && ctx->domain_id;
+        sm_inline_policy pols[2] = {{0}};
+        size_t n = 0;
+        int ret;
+
+        if ((unsigned)r->kind >= _SM_ROLE_KIND_MAX)
+                return -EINVAL;
+        ret = add_inline(pols, &n, SM_ROLE_POLICY_MAIN, main_statements(r, d, v));
+        if (ret == 0 && isolate)
+                ret = add_inline(pols, &n, SM_ROLE_POLICY_ISOLATION, isolation_statements(v));
+        if (ret < 0)
+                goto fail;
         r->inline_policies = calloc(n, sizeof(sm_inline_policy));
         if (!r->inline_policies) {
                 ret = -ENOMEM;
-                goto out;
+                goto fail;
         }
         qsort(pols, n, sizeof(sm_inline_policy), cmp_inline);
         memcpy(r->inline_policies, pols, n * sizeof(sm_inline_policy));
         r->n_inline = n;
+        r->isolation_pending = want_isolation && !isolate;
         return 0;
-out:
+fail:
         for (size_t i = 0; i < n; i++)
                 inline_policy_done(&pols[i]);
         return ret;

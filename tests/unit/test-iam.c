@@ -107,6 +107,12 @@ START_TEST(test_policy_equality)
                               "{\"Statement\":[{\"Sid\":\"b\"},{\"Sid\":\"a\"}]}"));
         ck_assert(!equal_text("{\"Statement\":[{\"Principal\":{\"AWS\":\"x\"}}]}",
                               "{\"Statement\":[{\"Principal\":{\"Service\":\"x\"}}]}"));
+        /* The Sids name the sections of a role's main document (roles.h):
+         * one dropped or renamed is drift to repair. */
+        ck_assert(!equal_text("{\"Statement\":[{\"Sid\":\"Kms\",\"Effect\":\"Allow\"}]}",
+                              "{\"Statement\":[{\"Effect\":\"Allow\"}]}"));
+        ck_assert(!equal_text("{\"Statement\":[{\"Sid\":\"Kms\",\"Effect\":\"Allow\"}]}",
+                              "{\"Statement\":[{\"Sid\":\"Kms2\",\"Effect\":\"Allow\"}]}"));
 }
 END_TEST
 

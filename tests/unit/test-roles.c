@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The desired IAM roles of a domain: names, the role set by feature, every
- * document against the original module's statements (original-module.md
- * §3.2-§3.7) with the §8 fixes, partitions, tags and IAM's size limits. */
+ * statement against the original module's (original-module.md §3.2-§3.7)
+ * with the §8 fixes, one main document per role plus the isolation deny,
+ * partitions, tags and IAM's size limits. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -80,6 +81,76 @@ static void assert_inline(const sm_desired_role *r, const char *name, const char
         ck_assert_str_eq(json_string_value(json_object_get(p->document, "Version")), "2012-10-17");
         free(got);
         json_decref(want);
+}
+
+static const json_t *main_statements(const sm_desired_role *r)
+{
+        const sm_inline_policy *p = find_inline(r, SM_ROLE_POLICY_MAIN);
+
+        ck_assert_msg(p != NULL, "%s has no main policy", r->name);
+        ck_assert_str_eq(json_string_value(json_object_get(p->document, "Version")), "2012-10-17");
+        return json_object_get(p->document, "Statement");
+}
+
+static const json_t *statement_by_sid(const sm_desired_role *r, const char *sid)
+{
+        const json_t *all = main_statements(r);
+
+        for (size_t i = 0; i < json_array_size(all); i++) {
+                const json_t *st = json_array_get(all, i);
+
+                if (strcmp(json_string_value(json_object_get(st, "Sid")), sid) == 0)
+                        return st;
+        }
+        return NULL;
+}
+
+/* One of the original's policies, now a section of r's main document: the
+ * statements of `expected` (a document whose statements carry their Sids)
+ * are in it, each exactly (IAM semantics). Which Sids the document holds,
+ * and in what order, is assert_sids()'s to check. */
+static void assert_section(const sm_desired_role *r, const char *expected)
+{
+        json_t *want = parse(expected);
+        json_t *got = json_pack("{s:s,s:[]}", "Version", "2012-10-17", "Statement");
+        const json_t *ws = json_object_get(want, "Statement");
+        char *dump;
+
+        for (size_t i = 0; i < json_array_size(ws); i++) {
+                const char *sid = json_string_value(json_object_get(json_array_get(ws, i), "Sid"));
+                const json_t *st;
+
+                ck_assert_ptr_nonnull(sid);
+                st = statement_by_sid(r, sid);
+                ck_assert_msg(st != NULL, "%s has no statement %s", r->name, sid);
+                json_array_append(json_object_get(got, "Statement"), (json_t *)st);
+        }
+        dump = json_dumps(got, JSON_COMPACT);
+        ck_assert_msg(sm_iam_policy_equal(got, want), "%s differs: %s", r->name, dump);
+        free(dump);
+        json_decref(got);
+        json_decref(want);
+}
+
+/* The Sids of r's main document, comma-joined, in order. */
+static void assert_sids(const sm_desired_role *r, const char *expected)
+{
+        const json_t *all = main_statements(r);
+        char buf[1024] = "";
+
+        for (size_t i = 0; i < json_array_size(all); i++) {
+                const char *sid = json_string_value(json_object_get(json_array_get(all, i), "Sid"));
+
+                ck_assert_ptr_nonnull(sid);
+                /* IAM's grammar for a Sid in an identity policy. */
+                ck_assert_uint_eq(strspn(sid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789"),
+                                  strlen(sid));
+                if (i)
+                        strcat(buf, ",");
+                strcat(buf, sid);
+        }
+        ck_assert_str_eq(buf, expected);
 }
 
 /* The inline policy names of r, comma-joined, in order. */
@@ -286,6 +357,11 @@ static const char *const managed_six_aws[] = {
 };
 static const char *const managed_none[] = {NULL};
 
+#define SERVICES_SIDS                                                                              \
+        "ServicesLambda,ServicesListTags,ServicesCodeCommit,ServicesEcr,ServicesServiceCatalog,"   \
+        "ServicesCreateStack"
+#define S3_SIDS "S3ReadWrite,S3List,S3DenyDeleteBucket"
+
 START_TEST(test_default_set)
 {
         sm_domain d;
@@ -320,25 +396,24 @@ START_TEST(test_default_set)
                 ck_assert_ptr_nonnull(strstr(roles[i].description, "mlops-studio"));
                 ck_assert_str_eq(roles[i].source.file, "domains/mlops.yaml");
                 ck_assert_uint_eq(roles[i].source.line, 3);
-                ck_assert_ptr_null(find_inline(&roles[i], "smstudio-domain-isolation"));
-                for (size_t j = 0; j < roles[i].n_inline; j++)
-                        ck_assert_int_eq(strncmp(roles[i].inline_policies[j].name,
-                                                 SM_ROLE_POLICY_PREFIX,
-                                                 strlen(SM_ROLE_POLICY_PREFIX)),
-                                         0);
+                /* One document, named with our prefix; isolation waits. */
+                assert_inline_names(&roles[i], "smstudio-permissions");
+                ck_assert(roles[i].isolation_pending);
+                ck_assert_int_eq(strncmp(SM_ROLE_POLICY_MAIN, SM_ROLE_POLICY_PREFIX,
+                                         strlen(SM_ROLE_POLICY_PREFIX)),
+                                 0);
         }
         assert_managed(&roles[0], managed_five_aws);
         assert_managed(&roles[1], managed_six_aws);
         assert_managed(&roles[2], managed_five_aws);
         /* §3.2: deny only on the data scientist; §3.3: cdk deploy only on
          * the lead; §3.4: describe-images on the execution role, and no
-         * sagemaker-mlflow:* there without MLflow. Sorted by name. */
-        assert_inline_names(&roles[0], "smstudio-kms,smstudio-mlflow,smstudio-s3,"
-                                       "smstudio-sagemaker-deny,smstudio-services");
-        assert_inline_names(&roles[1], "smstudio-cdk-deploy,smstudio-kms,smstudio-mlflow,"
-                                       "smstudio-s3,smstudio-services");
-        assert_inline_names(&roles[2], "smstudio-describe-images,smstudio-kms,smstudio-s3,"
-                                       "smstudio-services");
+         * sagemaker-mlflow:* there without MLflow. The original's order. */
+        assert_sids(&roles[0], "SmDenyCreateProject,SmDenyUpdateModelPackage," SERVICES_SIDS
+                               ",Kms," S3_SIDS ",Mlflow");
+        assert_sids(&roles[1], SERVICES_SIDS ",Kms," S3_SIDS
+                                             ",CdkDeployCloudFormation,CdkDeployPassRole,Mlflow");
+        assert_sids(&roles[2], SERVICES_SIDS ",Kms," S3_SIDS ",DescribeImageVersion");
 
         sm_desired_roles_free(roles, n);
         sm_desired_domain_done(&d);
@@ -369,24 +444,29 @@ START_TEST(test_mlflow_set)
         ck_assert(sm_iam_policy_equal(m->trust_policy, trust));
         assert_managed(m, managed_none);
         /* The MLflow role is no user's: no isolation policy on it. */
-        assert_inline_names(m, "smstudio-mlflow-server");
-        assert_inline(m, "smstudio-mlflow-server",
+        assert_inline_names(m, "smstudio-permissions");
+        ck_assert(!m->isolation_pending);
+        assert_sids(m, "MlflowServerS3,MlflowServerModelRegistry");
+        assert_inline(m, "smstudio-permissions",
                       "{\"Version\":\"2012-10-17\",\"Statement\":["
-                      "{\"Effect\":\"Allow\",\"Action\":[\"s3:Get*\",\"s3:Put*\",\"s3:List*\"],"
+                      "{\"Sid\":\"MlflowServerS3\",\"Effect\":\"Allow\","
+                      "\"Action\":[\"s3:Get*\",\"s3:Put*\",\"s3:List*\"],"
                       "\"Resource\":[\"arn:aws:s3:::mlops-artifacts\","
                       "\"arn:aws:s3:::mlops-artifacts/*\"]},"
-                      "{\"Effect\":\"Allow\",\"Action\":[\"sagemaker:AddTags\","
+                      "{\"Sid\":\"MlflowServerModelRegistry\",\"Effect\":\"Allow\","
+                      "\"Action\":[\"sagemaker:AddTags\","
                       "\"sagemaker:CreateModelPackageGroup\",\"sagemaker:CreateModelPackage\","
                       "\"sagemaker:UpdateModelPackage\",\"sagemaker:DescribeModelPackageGroup\"],"
                       "\"Resource\":\"*\"}]}");
         /* FIX §8.6: the execution role gets sagemaker-mlflow:* with MLflow. */
         x = sm_desired_roles_get(roles, n, SM_ROLE_EXECUTION);
-        assert_inline_names(x, "smstudio-describe-images,smstudio-domain-isolation,smstudio-kms,"
-                               "smstudio-mlflow,smstudio-s3,smstudio-services");
+        assert_inline_names(x, "smstudio-domain-isolation,smstudio-permissions");
+        assert_sids(x, SERVICES_SIDS ",Kms," S3_SIDS ",DescribeImageVersion,Mlflow");
         for (size_t i = 0; i < 3; i++)
-                assert_inline(&roles[i], "smstudio-mlflow",
-                              "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-                              "\"Action\":[\"sagemaker-mlflow:*\"],\"Resource\":\"*\"}]}");
+                assert_section(&roles[i], "{\"Version\":\"2012-10-17\",\"Statement\":["
+                                          "{\"Sid\":\"Mlflow\",\"Effect\":\"Allow\","
+                                          "\"Action\":[\"sagemaker-mlflow:*\"],"
+                                          "\"Resource\":\"*\"}]}");
         sm_desired_roles_free(roles, n);
         sm_desired_domain_done(&d);
         json_decref(trust);
@@ -394,9 +474,9 @@ START_TEST(test_mlflow_set)
 END_TEST
 
 static const char isolation_aws[] =
-        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\","
-        "\"Action\":[\"sagemaker:Update*\",\"sagemaker:Delete*\",\"sagemaker:Describe*\"],"
-        "\"NotResource\":["
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"DomainResourceIsolation\","
+        "\"Effect\":\"Deny\",\"Action\":[\"sagemaker:Update*\",\"sagemaker:Delete*\","
+        "\"sagemaker:Describe*\"],\"NotResource\":["
         "\"arn:aws:sagemaker:eu-west-1:123456789012:domain/d-abc123def456\","
         "\"arn:aws:sagemaker:eu-west-1:123456789012:user-profile/d-abc123def456/*\","
         "\"arn:aws:sagemaker:eu-west-1:123456789012:project/*\","
@@ -420,16 +500,32 @@ START_TEST(test_isolation_phases)
         /* Phase 2: the domain has an id; the three user-facing roles get
          * the deny policy, the MLflow role does not. */
         ck_assert_int_eq(sm_roles_for_domain(&d, &ctx_phase2, &roles, &n), 0);
-        for (size_t i = 0; i < 3; i++)
+        for (size_t i = 0; i < 3; i++) {
                 assert_inline(&roles[i], "smstudio-domain-isolation", isolation_aws);
+                ck_assert(!roles[i].isolation_pending);
+                /* A document of its own: none of it in the main one. */
+                ck_assert_ptr_null(statement_by_sid(&roles[i], "DomainResourceIsolation"));
+        }
         ck_assert_ptr_null(find_inline(&roles[3], "smstudio-domain-isolation"));
+        ck_assert(!roles[3].isolation_pending);
+        sm_desired_roles_free(roles, n);
+
+        /* Phase 1: the same roles without it, marked as waiting for it. */
+        ck_assert_int_eq(sm_roles_for_domain(&d, &ctx_phase1, &roles, &n), 0);
+        for (size_t i = 0; i < 3; i++) {
+                ck_assert_ptr_null(find_inline(&roles[i], "smstudio-domain-isolation"));
+                ck_assert(roles[i].isolation_pending);
+        }
+        ck_assert(!roles[3].isolation_pending);
         sm_desired_roles_free(roles, n);
 
         /* Turned off: never, whatever the phase. */
         d.enable_domain_resource_isolation = false;
         ck_assert_int_eq(sm_roles_for_domain(&d, &ctx_phase2, &roles, &n), 0);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 ck_assert_ptr_null(find_inline(&roles[i], "smstudio-domain-isolation"));
+                ck_assert(!roles[i].isolation_pending);
+        }
         sm_desired_roles_free(roles, n);
         sm_desired_domain_done(&d);
 }
@@ -485,7 +581,89 @@ START_TEST(test_path_and_boundary)
 }
 END_TEST
 
-/* §3.7, statement by statement, with the bucket set. */
+/* §3.7, section by section: the original's statements and our Sids. */
+static const char services_doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":["
+        "{\"Sid\":\"ServicesLambda\",\"Effect\":\"Allow\","
+        "\"Action\":[\"lambda:Create*\",\"lambda:Update*\",\"lambda:Invoke*\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"ServicesListTags\",\"Effect\":\"Allow\","
+        "\"Action\":[\"sagemaker:ListTags\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"ServicesCodeCommit\",\"Effect\":\"Allow\","
+        "\"Action\":[\"codecommit:GitPull\",\"codecommit:GitPush\",\"codecommit:*Branch*\","
+        "\"codecommit:*PullRequest*\",\"codecommit:*Commit*\",\"codecommit:GetDifferences\","
+        "\"codecommit:GetReferences\",\"codecommit:GetRepository\",\"codecommit:GetMerge*\","
+        "\"codecommit:Merge*\",\"codecommit:DescribeMergeConflicts\",\"codecommit:*Comment*\","
+        "\"codecommit:*File\",\"codecommit:GetFolder\",\"codecommit:GetBlob\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"ServicesEcr\",\"Effect\":\"Allow\","
+        "\"Action\":[\"ecr:BatchGetImage\",\"ecr:BatchCheckLayerAvailability\","
+        "\"ecr:GetDownloadUrlForLayer\",\"ecr:GetRepositoryPolicy\",\"ecr:DescribeRepositories\","
+        "\"ecr:DescribeImages\",\"ecr:ListImages\",\"ecr:GetAuthorizationToken\","
+        "\"ecr:GetLifecyclePolicy\",\"ecr:GetLifecyclePolicyPreview\",\"ecr:ListTagsForResource\","
+        "\"ecr:DescribeImageScanFindings\",\"ecr:CreateRepository\",\"ecr:CompleteLayerUpload\","
+        "\"ecr:UploadLayerPart\",\"ecr:InitiateLayerUpload\",\"ecr:PutImage\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"ServicesServiceCatalog\",\"Effect\":\"Allow\","
+        "\"Action\":[\"servicecatalog:*\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"ServicesCreateStack\",\"Effect\":\"Allow\","
+        "\"Action\":[\"cloudformation:CreateStack\"],\"Resource\":\"*\"}]}";
+
+/* FIX §8.6: ReEncryptFrom and ReEncryptTo, not ReEncrypt. */
+static const char kms_doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Kms\",\"Effect\":\"Allow\","
+        "\"Action\":[\"kms:CreateGrant\",\"kms:Decrypt\",\"kms:DescribeKey\",\"kms:Encrypt\","
+        "\"kms:ReEncryptFrom\",\"kms:ReEncryptTo\",\"kms:GenerateDataKey\"],\"Resource\":\"*\"}]}";
+
+/* CHANGE: the one studio bucket, not every "<name>*"; %s: its ARNs (with
+ * a trailing comma) in the read-write and the list statement, or "". */
+static const char s3_doc_fmt[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":["
+        "{\"Sid\":\"S3ReadWrite\",\"Effect\":\"Allow\","
+        "\"Action\":[\"s3:AbortMultipartUpload\",\"s3:DeleteObject\",\"s3:Describe*\","
+        "\"s3:GetObject\",\"s3:PutBucket*\",\"s3:PutObject\",\"s3:PutObjectAcl\","
+        "\"s3:GetBucketAcl\",\"s3:GetBucketLocation\"],"
+        "\"Resource\":[%s\"arn:aws:s3:::cdk*/*\",\"arn:aws:s3:::cdk*\","
+        "\"arn:aws:s3:::sagemaker*\",\"arn:aws:s3:::sagemaker*/*\"]},"
+        "{\"Sid\":\"S3List\",\"Effect\":\"Allow\",\"Action\":[\"s3:ListBucket\"],"
+        "\"Resource\":[%s\"arn:aws:s3:::cdk*\",\"arn:aws:s3:::sagemaker*\"]},"
+        "{\"Sid\":\"S3DenyDeleteBucket\",\"Effect\":\"Deny\","
+        "\"Action\":[\"s3:DeleteBucket*\"],\"Resource\":\"*\"}]}";
+
+static const char deny_doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":["
+        "{\"Sid\":\"SmDenyCreateProject\",\"Effect\":\"Deny\","
+        "\"Action\":[\"sagemaker:CreateProject\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"SmDenyUpdateModelPackage\",\"Effect\":\"Deny\","
+        "\"Action\":[\"sagemaker:UpdateModelPackage\"],\"Resource\":\"*\"}]}";
+
+static const char cdk_deploy_doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":["
+        "{\"Sid\":\"CdkDeployCloudFormation\",\"Effect\":\"Allow\","
+        "\"Action\":[\"cloudformation:*\"],\"Resource\":\"*\"},"
+        "{\"Sid\":\"CdkDeployPassRole\",\"Effect\":\"Allow\",\"Action\":[\"iam:PassRole\"],"
+        "\"Resource\":[\"arn:aws:iam::123456789012:role/cdk*\"]}]}";
+
+static const char describe_images_doc[] =
+        "{\"Version\":\"2012-10-17\",\"Statement\":["
+        "{\"Sid\":\"DescribeImageVersion\",\"Effect\":\"Allow\","
+        "\"Action\":[\"sagemaker:DescribeImage\",\"sagemaker:DescribeImageVersion\","
+        "\"sagemaker:ListImageVersions\",\"sagemaker:DescribeAppImageConfig\"],"
+        "\"Resource\":[\"arn:aws:sagemaker:eu-west-1:123456789012:image/*\","
+        "\"arn:aws:sagemaker:eu-west-1:123456789012:image-version/*/*\","
+        "\"arn:aws:sagemaker:eu-west-1:123456789012:app-image-config/*\"]}]}";
+
+/* The S3 section of r for a studio bucket, or none (NULL). */
+static void assert_s3_section(const sm_desired_role *r, const char *bucket)
+{
+        char rw[256] = "", list[128] = "", doc[2048];
+
+        if (bucket) {
+                snprintf(rw, sizeof(rw), "\"arn:aws:s3:::%s/*\",\"arn:aws:s3:::%s\",", bucket,
+                         bucket);
+                snprintf(list, sizeof(list), "\"arn:aws:s3:::%s\",", bucket);
+        }
+        ck_assert_int_lt(snprintf(doc, sizeof(doc), s3_doc_fmt, rw, list), (int)sizeof(doc));
+        assert_section(r, doc);
+}
+
 START_TEST(test_exact_statements)
 {
         sm_domain d;
@@ -496,78 +674,13 @@ START_TEST(test_exact_statements)
         d.studio_bucket_name = strdup("mlops-studio-data");
         ck_assert_int_eq(sm_roles_for_domain(&d, &ctx_phase1, &roles, &n), 0);
         for (size_t i = 0; i < n; i++) {
-                assert_inline(
-                        &roles[i], "smstudio-services",
-                        "{\"Version\":\"2012-10-17\",\"Statement\":["
-                        "{\"Effect\":\"Allow\",\"Action\":[\"lambda:Create*\",\"lambda:Update*\","
-                        "\"lambda:Invoke*\"],\"Resource\":\"*\"},"
-                        "{\"Effect\":\"Allow\",\"Action\":[\"sagemaker:ListTags\"],"
-                        "\"Resource\":\"*\"},"
-                        "{\"Effect\":\"Allow\",\"Action\":[\"codecommit:GitPull\","
-                        "\"codecommit:GitPush\",\"codecommit:*Branch*\","
-                        "\"codecommit:*PullRequest*\",\"codecommit:*Commit*\","
-                        "\"codecommit:GetDifferences\",\"codecommit:GetReferences\","
-                        "\"codecommit:GetRepository\",\"codecommit:GetMerge*\","
-                        "\"codecommit:Merge*\",\"codecommit:DescribeMergeConflicts\","
-                        "\"codecommit:*Comment*\",\"codecommit:*File\",\"codecommit:GetFolder\","
-                        "\"codecommit:GetBlob\"],\"Resource\":\"*\"},"
-                        "{\"Effect\":\"Allow\",\"Action\":[\"ecr:BatchGetImage\","
-                        "\"ecr:BatchCheckLayerAvailability\",\"ecr:GetDownloadUrlForLayer\","
-                        "\"ecr:GetRepositoryPolicy\",\"ecr:DescribeRepositories\","
-                        "\"ecr:DescribeImages\",\"ecr:ListImages\",\"ecr:GetAuthorizationToken\","
-                        "\"ecr:GetLifecyclePolicy\",\"ecr:GetLifecyclePolicyPreview\","
-                        "\"ecr:ListTagsForResource\",\"ecr:DescribeImageScanFindings\","
-                        "\"ecr:CreateRepository\",\"ecr:CompleteLayerUpload\","
-                        "\"ecr:UploadLayerPart\",\"ecr:InitiateLayerUpload\",\"ecr:PutImage\"],"
-                        "\"Resource\":\"*\"},"
-                        "{\"Effect\":\"Allow\",\"Action\":[\"servicecatalog:*\"],"
-                        "\"Resource\":\"*\"},"
-                        "{\"Effect\":\"Allow\",\"Action\":[\"cloudformation:CreateStack\"],"
-                        "\"Resource\":\"*\"}]}");
-                /* FIX §8.6: ReEncryptFrom and ReEncryptTo, not ReEncrypt. */
-                assert_inline(&roles[i], "smstudio-kms",
-                              "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-                              "\"Action\":[\"kms:CreateGrant\",\"kms:Decrypt\","
-                              "\"kms:DescribeKey\",\"kms:Encrypt\",\"kms:ReEncryptFrom\","
-                              "\"kms:ReEncryptTo\",\"kms:GenerateDataKey\"],"
-                              "\"Resource\":\"*\"}]}");
-                /* CHANGE: the one studio bucket, not every "<name>*". */
-                assert_inline(&roles[i], "smstudio-s3",
-                              "{\"Version\":\"2012-10-17\",\"Statement\":["
-                              "{\"Effect\":\"Allow\",\"Action\":[\"s3:AbortMultipartUpload\","
-                              "\"s3:DeleteObject\",\"s3:Describe*\",\"s3:GetObject\","
-                              "\"s3:PutBucket*\",\"s3:PutObject\",\"s3:PutObjectAcl\","
-                              "\"s3:GetBucketAcl\",\"s3:GetBucketLocation\"],"
-                              "\"Resource\":[\"arn:aws:s3:::mlops-studio-data/*\","
-                              "\"arn:aws:s3:::mlops-studio-data\",\"arn:aws:s3:::cdk*/*\","
-                              "\"arn:aws:s3:::cdk*\",\"arn:aws:s3:::sagemaker*\","
-                              "\"arn:aws:s3:::sagemaker*/*\"]},"
-                              "{\"Effect\":\"Allow\",\"Action\":[\"s3:ListBucket\"],"
-                              "\"Resource\":[\"arn:aws:s3:::mlops-studio-data\","
-                              "\"arn:aws:s3:::cdk*\",\"arn:aws:s3:::sagemaker*\"]},"
-                              "{\"Effect\":\"Deny\",\"Action\":[\"s3:DeleteBucket*\"],"
-                              "\"Resource\":\"*\"}]}");
+                assert_section(&roles[i], services_doc);
+                assert_section(&roles[i], kms_doc);
+                assert_s3_section(&roles[i], "mlops-studio-data");
         }
-        assert_inline(&roles[0], "smstudio-sagemaker-deny",
-                      "{\"Version\":\"2012-10-17\",\"Statement\":["
-                      "{\"Effect\":\"Deny\",\"Action\":[\"sagemaker:CreateProject\"],"
-                      "\"Resource\":\"*\"},"
-                      "{\"Effect\":\"Deny\",\"Action\":[\"sagemaker:UpdateModelPackage\"],"
-                      "\"Resource\":\"*\"}]}");
-        assert_inline(&roles[1], "smstudio-cdk-deploy",
-                      "{\"Version\":\"2012-10-17\",\"Statement\":["
-                      "{\"Effect\":\"Allow\",\"Action\":[\"cloudformation:*\"],"
-                      "\"Resource\":\"*\"},"
-                      "{\"Effect\":\"Allow\",\"Action\":[\"iam:PassRole\"],"
-                      "\"Resource\":[\"arn:aws:iam::123456789012:role/cdk*\"]}]}");
-        assert_inline(&roles[2], "smstudio-describe-images",
-                      "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-                      "\"Action\":[\"sagemaker:DescribeImage\","
-                      "\"sagemaker:DescribeImageVersion\",\"sagemaker:ListImageVersions\","
-                      "\"sagemaker:DescribeAppImageConfig\"],"
-                      "\"Resource\":[\"arn:aws:sagemaker:eu-west-1:123456789012:image/*\","
-                      "\"arn:aws:sagemaker:eu-west-1:123456789012:image-version/*/*\","
-                      "\"arn:aws:sagemaker:eu-west-1:123456789012:app-image-config/*\"]}]}");
+        assert_section(&roles[0], deny_doc);
+        assert_section(&roles[1], cdk_deploy_doc);
+        assert_section(&roles[2], describe_images_doc);
         /* The real action names only: no "kms:ReEncrypt" anywhere. */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < roles[i].n_inline; j++) {
@@ -591,18 +704,8 @@ START_TEST(test_s3_without_bucket)
 
         domain_init(&d, "mlops-studio");
         ck_assert_int_eq(sm_roles_for_domain(&d, &ctx_phase1, &roles, &n), 0);
-        assert_inline(&roles[0], "smstudio-s3",
-                      "{\"Version\":\"2012-10-17\",\"Statement\":["
-                      "{\"Effect\":\"Allow\",\"Action\":[\"s3:AbortMultipartUpload\","
-                      "\"s3:DeleteObject\",\"s3:Describe*\",\"s3:GetObject\","
-                      "\"s3:PutBucket*\",\"s3:PutObject\",\"s3:PutObjectAcl\","
-                      "\"s3:GetBucketAcl\",\"s3:GetBucketLocation\"],"
-                      "\"Resource\":[\"arn:aws:s3:::cdk*/*\",\"arn:aws:s3:::cdk*\","
-                      "\"arn:aws:s3:::sagemaker*\",\"arn:aws:s3:::sagemaker*/*\"]},"
-                      "{\"Effect\":\"Allow\",\"Action\":[\"s3:ListBucket\"],"
-                      "\"Resource\":[\"arn:aws:s3:::cdk*\",\"arn:aws:s3:::sagemaker*\"]},"
-                      "{\"Effect\":\"Deny\",\"Action\":[\"s3:DeleteBucket*\"],"
-                      "\"Resource\":\"*\"}]}");
+        for (size_t i = 0; i < n; i++)
+                assert_s3_section(&roles[i], NULL);
         sm_desired_roles_free(roles, n);
         free(d.studio_bucket_name);
         d.studio_bucket_name = strdup("Not_A_Bucket");
@@ -662,28 +765,17 @@ START_TEST(test_partitions)
                         }
                 }
                 snprintf(want, sizeof(want),
-                         "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\","
-                         "\"Action\":[\"iam:PassRole\"],\"Resource\":\"arn:%s:iam::%s:role/cdk*\"}"
-                         "]}",
+                         "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":"
+                         "\"CdkDeployPassRole\",\"Effect\":\"Allow\",\"Action\":[\"iam:PassRole\"],"
+                         "\"Resource\":\"arn:%s:iam::%s:role/cdk*\"}]}",
                          partitions[p], ACCOUNT);
-                /* The PassRole statement, as a document of its own. */
-                {
-                        const sm_inline_policy *cdk = find_inline(&roles[1], "smstudio-cdk-deploy");
-                        json_t *stmt =
-                                json_array_get(json_object_get(cdk->document, "Statement"), 1);
-                        json_t *w = parse(want), *got = json_pack("{s:s,s:[O]}", "Version",
-                                                                  "2012-10-17", "Statement", stmt);
-
-                        ck_assert(sm_iam_policy_equal(got, w));
-                        json_decref(got);
-                        json_decref(w);
-                }
+                assert_section(&roles[1], want);
                 s = json_dumps(find_inline(&roles[0], "smstudio-domain-isolation")->document, 0);
                 snprintf(want, sizeof(want), "arn:%s:sagemaker:%s:%s:domain/d-abc123def456",
                          partitions[p], regions[p], ACCOUNT);
                 ck_assert_ptr_nonnull(strstr(s, want));
                 free(s);
-                s = json_dumps(find_inline(&roles[3], "smstudio-mlflow-server")->document, 0);
+                s = json_dumps(find_inline(&roles[3], SM_ROLE_POLICY_MAIN)->document, 0);
                 snprintf(want, sizeof(want), "arn:%s:s3:::mlops-artifacts/*", partitions[p]);
                 ck_assert_ptr_nonnull(strstr(s, want));
                 free(s);
@@ -727,11 +819,18 @@ START_TEST(test_inline_size)
         ck_assert_uint_eq(n, 4);
         for (size_t i = 0; i < n; i++) {
                 size_t size = sm_desired_role_inline_size(&roles[i]);
+                const sm_inline_policy *main_p = find_inline(&roles[i], SM_ROLE_POLICY_MAIN);
+                sm_desired_role main_only = {.inline_policies = (sm_inline_policy *)main_p,
+                                             .n_inline = 1};
 
                 ck_assert_uint_gt(size, 0);
                 ck_assert_uint_le(size, SM_ROLE_INLINE_SIZE_MAX);
-                /* And with room to spare: about a third of the limit. */
-                ck_assert_uint_le(size, SM_ROLE_INLINE_SIZE_MAX / 2);
+                /* Upgrading a role of an earlier smstudio puts the main
+                 * document before the retired split ones are deleted (they
+                 * hold the same statements, without Sids): for that moment
+                 * the role carries both, and IAM counts them together. */
+                ck_assert_uint_le(size + sm_desired_role_inline_size(&main_only),
+                                  SM_ROLE_INLINE_SIZE_MAX);
         }
         sm_desired_roles_free(roles, n);
         sm_desired_domain_done(&d);
