@@ -31,6 +31,8 @@
 #define SM_DAEMON_DEFAULT_GUARD_SHARE_BP 1000u /* 10% */
 #define SM_DAEMON_DEFAULT_SWEEP_EVERY    12u
 #define SM_DAEMON_DEFAULT_LOG_LEVEL      LOG_INFO
+/* Where packages install config/lifecycle/idle-shutdown.sh. */
+#define SM_DAEMON_DEFAULT_LIFECYCLE_SCRIPT "/usr/share/smstudio/lifecycle/idle-shutdown.sh"
 
 /* Bounds enforced by the loader. */
 #define SM_DAEMON_INTERVAL_MIN_SEC 10u    /* faster only spends the API quotas on reads */
@@ -39,6 +41,8 @@
 #define SM_DAEMON_ATTEMPTS_MAX     10u
 #define SM_DAEMON_SWEEP_EVERY_MAX  10000u
 #define SM_DAEMON_INSTANCE_MAX     63u
+/* StudioLifecycleConfigContent takes at most 16384 base64 characters. */
+#define SM_DAEMON_LIFECYCLE_SCRIPT_MAX 12288u
 
 typedef struct sm_daemon_config {
         char *path;         /* the file it came from; NULL for the built-in defaults */
@@ -65,6 +69,7 @@ typedef struct sm_daemon_config {
                                         * guard's comparison is exact integer arithmetic */
         unsigned describe_sweep_every; /* a full Describe sweep every N passes */
         int log_level;                 /* syslog priority */
+        char *lifecycle_script;        /* absolute: the JupyterLab lifecycle config content */
 } sm_daemon_config;
 
 /* A new config holding the built-in defaults. 0 or -ENOMEM. */
@@ -90,6 +95,12 @@ DEFINE_POINTER_CLEANUP(sm_daemon_config, sm_daemon_config_free)
  * config"); unset ones stay unset so the environment and profile apply.
  * Borrows c's strings: c must outlive ret. */
 void sm_daemon_config_aws_overrides(const sm_daemon_config *c, sm_aws_overrides *ret);
+
+/* The lifecycle_script file as base64, the StudioLifecycleConfigContent of
+ * every domain that sets server_lifecycle_name. 0; or -errno with *ret_error
+ * one sentence naming the key and the path (unreadable, empty, or over
+ * SM_DAEMON_LIFECYCLE_SCRIPT_MAX bytes: -EFBIG). */
+int sm_daemon_config_lifecycle_b64(const sm_daemon_config *c, char **ret, char **ret_error);
 
 /* Every key with its value, shaped like the file: durations in seconds,
  * max_share as a percentage string ("10%", as the file accepts it), unset

@@ -92,9 +92,30 @@ typedef struct sm_plan_policy {
         unsigned guard_max_count;
         unsigned guard_max_share_bp; /* basis points of our user profiles */
         bool deletions_approved;
-        const char *lifecycle_config_base; /* NULL: no lifecycle config */
+        /* The idle shutdown script, base64 (StudioLifecycleConfigContent):
+         * one content for every domain. A domain that sets
+         * server_lifecycle_name gets "<that name>-<hash of this>"
+         * (sm_lifecycle_config_name()) as its JupyterLab lifecycle config;
+         * NULL: no script available, such a domain is reported INVALID. */
         const char *lifecycle_content_b64;
+        /* Epoch seconds of the observation, for "stuck" findings (an MLflow
+         * server Creating or Updating past mlflow_stuck_sec since its
+         * LastModifiedTime). 0: no such findings. */
+        double now;
+        unsigned mlflow_stuck_sec; /* 0: SM_PLAN_MLFLOW_STUCK_SEC */
 } sm_plan_policy;
+
+/* How long an MLflow create or update may take before it is reported as
+ * stuck: AWS quotes "up to 25 minutes"; the executor waits 60. */
+#define SM_PLAN_MLFLOW_STUCK_SEC 3600u
+
+/* The tag that remembers a retried update of a resource AWS left in
+ * Update_Failed (UpdateFailed for MLflow): its value fingerprints the
+ * desired update request, so one manifest version gets one retry and a
+ * changed manifest another. It lives on the resource itself, so the rule
+ * holds across passes, restarts and a lost state_dir. Tag drift repair
+ * never removes it. */
+#define SM_TAG_UPDATE_RETRIED "smstudio:update-retried"
 
 typedef struct sm_plan {
         sm_action *actions; /* in dependency order: deps always point backwards */

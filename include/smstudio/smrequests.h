@@ -21,7 +21,9 @@
  *   apps instead (DefaultUserSettings.JupyterLabAppSettings:
  *   LifecycleConfigArns plus DefaultResourceSpec.LifecycleConfigArn so it
  *   runs by default), created with StudioLifecycleConfigAppType JupyterLab:
- *   JupyterLab is the app spaces run, and Classic is retired.
+ *   JupyterLab is the app spaces run, and Classic is retired. A domain
+ *   without one gets an empty LifecycleConfigArns: the list is smstudio's,
+ *   and emptying it is how AWS documents detaching a config.
  * - Custom images go to JupyterLabAppSettings and KernelGatewayAppSettings,
  *   both, as the original did (only when app_image_config_name and
  *   image_name are both set).
@@ -47,7 +49,7 @@ typedef struct sm_request_refs {
         const char *data_scientist_role_arn;      /* profiles of data_science_users */
         const char *lead_data_scientist_role_arn; /* profiles of lead_data_science_users */
         const char *mlflow_role_arn;              /* the tracking server's RoleArn */
-        const char *lifecycle_config_arn;         /* NULL: the domain has no lifecycle config */
+        const char *lifecycle_config_arn; /* NULL: the domain has none (LifecycleConfigArns []) */
 } sm_request_refs;
 
 /* Studio domains smstudio makes reach AWS only through the VPC, as the

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -20,6 +21,7 @@
 #include "smstudio/daemonconfig.h"
 #include "smstudio/fileio.h"
 #include "smstudio/http.h"
+#include "smstudio/imds.h"
 #include "smstudio/log.h"
 #include "smstudio/manifestdir.h"
 #include "smstudio/observe.h"
@@ -211,6 +213,31 @@ static int make_state_dir(const char *dir)
         return 0;
 }
 
+/* The idle shutdown script, base64, when some domain names a lifecycle
+ * config (server_lifecycle_name); *ret stays NULL otherwise, so a host
+ * without the script runs estates that do not use it. Read once per pass:
+ * an edited script is a new content-addressed config on the next pass. */
+static int lifecycle_content(const sm_daemon_config *config, const sm_desired *desired, char **ret)
+{
+        char *error = NULL;
+        int r;
+
+        for (size_t i = 0; i < desired->n_domains; i++) {
+                if (!desired->domains[i].server_lifecycle_name)
+                        continue;
+                r = sm_daemon_config_lifecycle_b64(config, ret, &error);
+                if (r < 0) {
+                        sm_log_error("%s (domain %s sets server_lifecycle_name; set "
+                                     "lifecycle_script in %s)",
+                                     error ? error : strerror(-r), desired->domains[i].name,
+                                     config->path ? config->path : SM_DAEMON_CONFIG_PATH);
+                        free(error);
+                }
+                return r;
+        }
+        return 0;
+}
+
 static void on_round(unsigned round, const sm_plan *plan, const sm_apply_report *report,
                      void *userdata)
 {
@@ -280,10 +307,14 @@ typedef struct once_stack {
         bool loop_ok;
         sm_aws_settings *settings;
         sm_http *http;
+        sm_imds *imds;
         sm_creds_provider *creds;
         sm_aws_client *client;
         sm_observe_cache *cache;
         sm_pass *pass;
+        /* What starting the pass needs once the region is known. */
+        sm_pass_options popts;
+        once_state *st;
 } once_stack;
 
 static void once_stack_done(once_stack *s)
@@ -292,6 +323,7 @@ static void once_stack_done(once_stack *s)
         sm_pass_free(s->pass);
         sm_aws_client_free(s->client);
         sm_creds_provider_free(s->creds);
+        sm_imds_free(s->imds);
         sm_http_free(s->http);
         if (s->loop_ok) {
                 uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -301,21 +333,85 @@ static void once_stack_done(once_stack *s)
         sm_aws_settings_free(s->settings);
 }
 
+/* Credentials, client and the pass, once settings have a region. */
+static int once_start(once_stack *s)
+{
+        int r;
+
+        r = sm_creds_provider_new_chain(&s->loop, s->http, s->settings, &s->creds);
+        if (r >= 0)
+                r = sm_aws_client_new(&s->loop, s->http, s->settings, s->creds, &s->client);
+        if (r < 0)
+                return r;
+        s->popts.policy.region = s->settings->region;
+        return sm_pass_start(&s->loop, s->client, s->cache, &s->popts, on_pass_done, s->st,
+                             &s->pass);
+}
+
+static void no_region(const once_stack *s, const char *imds_error)
+{
+        sm_log_error("no AWS region configured: set region in the daemon config, AWS_REGION, or "
+                     "the profile \"%s\"%s%s%s",
+                     s->settings->profile, imds_error ? " (EC2 instance metadata: " : "",
+                     imds_error ? imds_error : "", imds_error ? ")" : "");
+}
+
+/* What IMDS answers must look like a region before it names endpoints. */
+static bool region_name_valid(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+                        return false;
+        return true;
+}
+
+/* No region anywhere local: the instance's own, as the SDKs do (and
+ * `smstudioctl whoami`). Failing that is a configuration error. */
+static void on_imds_region(int r, const char *body, size_t len, const char *error, void *userdata)
+{
+        once_stack *s = userdata;
+        char *region = NULL;
+
+        if (r == -ECANCELED)
+                return;
+        if (r >= 0 && len > 0 && len <= 64)
+                region = strndup(body, len);
+        if (!region || !region_name_valid(region)) {
+                no_region(s, r < 0 ? (error ? error : strerror(-r)) : "not a region name");
+                free(region);
+                s->st->exit_code = EXIT_USAGE_OR_CONFIG;
+                uv_stop(&s->loop);
+                return;
+        }
+        free(s->settings->region);
+        s->settings->region = region;
+        s->settings->region_source = "EC2 instance metadata";
+        sm_log_info("AWS region %s, from EC2 instance metadata", region);
+        r = once_start(s);
+        if (r < 0) {
+                sm_log_error("cannot run the pass: %s", strerror(-r));
+                s->st->exit_code = 4;
+                uv_stop(&s->loop);
+        }
+}
+
 static int run_once(const once_args *a)
 {
         _cleanup_(sm_daemon_config_freep) sm_daemon_config *config = NULL;
         _cleanup_(sm_manifest_load_freep) sm_manifest_load *load = NULL;
-        _cleanup_free_ char *cache_path = NULL;
+        _cleanup_free_ char *cache_path = NULL, *lifecycle_b64 = NULL;
         sm_manifest_dir_options mopts;
         sm_aws_overrides ov;
         sm_http_options hopts = {0};
-        sm_pass_options popts = {0};
         once_stack s = {0};
         once_state st = {.args = a, .exit_code = EXIT_USAGE_OR_CONFIG};
         char *error = NULL;
         unsigned pass_number;
         int r;
 
+        s.st = &st;
         config = load_config(a);
         if (!config)
                 return EXIT_USAGE_OR_CONFIG;
@@ -349,6 +445,10 @@ static int run_once(const once_args *a)
                                "nothing",
                                config->manifest_dir);
 
+        r = lifecycle_content(config, load->desired, &lifecycle_b64);
+        if (r < 0)
+                return EXIT_USAGE_OR_CONFIG;
+
         sm_daemon_config_aws_overrides(config, &ov);
         r = sm_aws_settings_resolve(&ov, &s.settings, &error);
         if (r < 0) {
@@ -356,12 +456,8 @@ static int run_once(const once_args *a)
                 free(error);
                 goto out;
         }
-        if (isempty(s.settings->region)) {
-                /* TODO(issue 6): ask EC2 instance metadata, as whoami does. */
-                sm_log_error("no AWS region configured: set region in %s, AWS_REGION, or the "
-                             "profile \"%s\"",
-                             config->path ? config->path : "the daemon config",
-                             s.settings->profile);
+        if (isempty(s.settings->region) && s.settings->imds_disabled) {
+                no_region(&s, NULL);
                 goto out;
         }
 
@@ -386,25 +482,20 @@ static int run_once(const once_args *a)
         r = sm_http_new(&s.loop, &hopts, &s.http);
         if (r < 0)
                 goto fail;
-        r = sm_creds_provider_new_chain(&s.loop, s.http, s.settings, &s.creds);
-        if (r < 0)
-                goto fail;
-        r = sm_aws_client_new(&s.loop, s.http, s.settings, s.creds, &s.client);
-        if (r < 0)
-                goto fail;
 
-        popts.desired = load->desired;
-        popts.policy = (sm_plan_policy){
+        s.popts.desired = load->desired;
+        s.popts.policy = (sm_plan_policy){
                 .instance = config->instance,
-                .region = s.settings->region,
                 .load_complete = load->complete,
                 .guard_max_count = config->guard_max_count,
                 .guard_max_share_bp = config->guard_max_share_bp,
                 .deletions_approved = a->approve_deletions,
-                /* No idle shutdown script ships yet (issue 5, item 7). */
-                .lifecycle_config_base = NULL,
+                .lifecycle_content_b64 = lifecycle_b64,
+                /* One pass of --once: the clock when it starts is close
+                 * enough to judge what has been stuck for an hour. */
+                .now = (double)time(NULL),
         };
-        popts.apply = (sm_apply_options){
+        s.popts.apply = (sm_apply_options){
                 .concurrency = config->concurrency,
                 .settle_timeout_ms = ONCE_SETTLE_TIMEOUT_MS,
                 .mlflow_timeout_ms = ONCE_MLFLOW_TIMEOUT_MS,
@@ -412,15 +503,25 @@ static int run_once(const once_args *a)
                 .poll_max_ms = ONCE_POLL_MAX_MS,
         };
         pass_number = next_pass_number(config->state_dir);
-        popts.full_sweep = config->describe_sweep_every <= 1 ||
-                           pass_number % config->describe_sweep_every == 0;
-        popts.dry_run = a->dry_run || config->dry_run;
-        popts.on_round = on_round;
-        popts.round_userdata = &st;
-        r = sm_pass_start(&s.loop, s.client, s.cache, &popts, on_pass_done, &st, &s.pass);
+        s.popts.full_sweep = config->describe_sweep_every <= 1 ||
+                             pass_number % config->describe_sweep_every == 0;
+        s.popts.dry_run = a->dry_run || config->dry_run;
+        s.popts.on_round = on_round;
+        s.popts.round_userdata = &st;
+        if (isempty(s.settings->region)) {
+                r = sm_imds_new(&s.loop, s.http, NULL, 0, &s.imds);
+                if (r >= 0)
+                        r = sm_imds_get(s.imds, "/latest/meta-data/placement/region",
+                                        on_imds_region, &s);
+        } else {
+                r = once_start(&s);
+        }
         if (r < 0)
                 goto fail;
         uv_run(&s.loop, UV_RUN_DEFAULT);
+        if (!s.pass)
+                /* The region could not be found: reported, nothing ran. */
+                goto out;
         if (!st.finished) {
                 sm_log_error("the pass ended without a result");
                 st.exit_code = 4;
@@ -428,7 +529,7 @@ static int run_once(const once_args *a)
         r = sm_observe_cache_save(s.cache, cache_path);
         if (r < 0)
                 sm_log_warning("cannot save the observed cache %s: %s", cache_path, strerror(-r));
-        if (!popts.dry_run)
+        if (!s.popts.dry_run)
                 save_pass_number(config->state_dir, pass_number);
         goto out;
 fail:

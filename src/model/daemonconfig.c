@@ -11,7 +11,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "smstudio/daemonconfig.h"
+#include "smstudio/fileio.h"
 #include "smstudio/log.h"
 #include "smstudio/macro.h"
 #include "smstudio/strbuf.h"
@@ -405,6 +408,11 @@ static int key_ca_bundle(parse_ctx *p, const sm_yaml_node *v, const char *what)
         return key_absolute_path(p->l, v, what, &p->c->ca_bundle);
 }
 
+static int key_lifecycle_script(parse_ctx *p, const sm_yaml_node *v, const char *what)
+{
+        return key_absolute_path(p->l, v, what, &p->c->lifecycle_script);
+}
+
 static int key_socket_path(parse_ctx *p, const sm_yaml_node *v, const char *what)
 {
         size_t max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
@@ -656,6 +664,7 @@ static const key_rule top_rules[] = {
         {"dry_run", key_dry_run},
         {"deletion_guard", key_deletion_guard},
         {"describe_sweep_every", key_sweep},
+        {"lifecycle_script", key_lifecycle_script},
         {"log_level", key_log_level},
 };
 
@@ -718,8 +727,9 @@ static sm_daemon_config *config_new_default(void)
         c->socket_group = strdup(SM_DAEMON_DEFAULT_SOCKET_GROUP);
         c->state_dir = strdup(SM_DAEMON_DEFAULT_STATE_DIR);
         c->instance = strdup(SM_DAEMON_DEFAULT_INSTANCE);
+        c->lifecycle_script = strdup(SM_DAEMON_DEFAULT_LIFECYCLE_SCRIPT);
         if (!c->manifest_dir || !c->socket_path || !c->socket_group || !c->state_dir ||
-            !c->instance)
+            !c->instance || !c->lifecycle_script)
                 return sm_daemon_config_free(c);
         c->interval_sec = SM_DAEMON_DEFAULT_INTERVAL_SEC;
         c->splay_sec = SM_DAEMON_DEFAULT_SPLAY_SEC;
@@ -758,6 +768,7 @@ sm_daemon_config *sm_daemon_config_free(sm_daemon_config *c)
         for (size_t i = 0; i < _SM_SERVICE_MAX; i++)
                 free(c->endpoint_url[i]);
         free(c->ca_bundle);
+        free(c->lifecycle_script);
         free(c);
         return NULL;
 }
@@ -812,8 +823,11 @@ int sm_daemon_config_parse(const char *path, const void *data, size_t len, sm_da
 }
 
 /* Read the whole file with a size cap; a config is small, and a huge or
- * endless file (a FIFO, /dev/zero) must not stall the daemon. */
-static int read_file(const char *path, char **ret, size_t *ret_len)
+ * endless file (a FIFO, /dev/zero) must not stall the daemon. The file
+ * gives the daemon orders, so it must be trusted like a manifest (checked on
+ * the descriptor read): -EPERM with the reason in untrusted otherwise. */
+static int read_file(const char *path, char **ret, size_t *ret_len,
+                     char untrusted[static SM_TRUST_WHY_MAX])
 {
         _cleanup_free_ char *buf = NULL;
         struct stat st;
@@ -829,6 +843,10 @@ static int read_file(const char *path, char **ret, size_t *ret_len)
         }
         if (!S_ISREG(st.st_mode)) {
                 r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+                goto out;
+        }
+        if (!sm_file_trusted(&st, geteuid(), untrusted, SM_TRUST_WHY_MAX)) {
+                r = -EPERM;
                 goto out;
         }
         if (st.st_size > (off_t)MAX_FILE_BYTES) {
@@ -867,6 +885,7 @@ out:
 int sm_daemon_config_load(const char *path, bool must_exist, sm_daemon_config **ret,
                           sm_diags *diags)
 {
+        char untrusted[SM_TRUST_WHY_MAX];
         _cleanup_free_ char *data = NULL;
         sm_daemon_config *c = NULL;
         size_t len = 0;
@@ -874,7 +893,7 @@ int sm_daemon_config_load(const char *path, bool must_exist, sm_daemon_config **
 
         if (!path)
                 path = SM_DAEMON_CONFIG_PATH;
-        r = read_file(path, &data, &len);
+        r = read_file(path, &data, &len, untrusted);
         if (r == -ENOENT && !must_exist) {
                 /* No file is the documented way to run on the defaults. */
                 r = sm_daemon_config_default(&c);
@@ -890,11 +909,57 @@ int sm_daemon_config_load(const char *path, bool must_exist, sm_daemon_config **
                                   : r == -EBADFD ? "not a regular file"
                                                  : strerror(-r);
 
+                if (r == -EPERM) {
+                        /* Like a sudoers.d file: whoever can write it owns the daemon. */
+                        if (sm_diags_add(diags, path, 0, 0, "refusing the daemon config: it is %s",
+                                         untrusted) < 0)
+                                return -ENOMEM;
+                        return r;
+                }
+
                 if (sm_diags_add(diags, path, 0, 0, "cannot read the daemon config: %s", why) < 0)
                         return -ENOMEM;
                 return r;
         }
         return sm_daemon_config_parse(path, data, len, ret, diags);
+}
+
+int sm_daemon_config_lifecycle_b64(const sm_daemon_config *c, char **ret, char **ret_error)
+{
+        const char *path = c ? c->lifecycle_script : NULL;
+        char untrusted[SM_TRUST_WHY_MAX];
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        char *b64;
+        int r;
+
+        if (isempty(path))
+                return -EINVAL;
+        r = read_file(path, &data, &len, untrusted);
+        if (r == 0 && len == 0)
+                r = -ENODATA;
+        if (r == 0 && len > SM_DAEMON_LIFECYCLE_SCRIPT_MAX)
+                r = -EFBIG;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                const char *why = r == -EFBIG     ? "it is larger than 12288 bytes, which AWS's "
+                                                    "16384 base64 characters allow"
+                                  : r == -ENODATA ? "it is empty"
+                                  : r == -EBADFD  ? "it is not a regular file"
+                                  : r == -EPERM   ? untrusted
+                                                  : strerror(-r);
+
+                *ret_error = sm_strf("lifecycle_script %s cannot be used: %s", path, why);
+                return *ret_error ? r : -ENOMEM;
+        }
+        /* 4 characters per 3 bytes, and EVP_EncodeBlock's NUL. */
+        b64 = malloc(4 * ((len + 2) / 3) + 1);
+        if (!b64)
+                return -ENOMEM;
+        (void)EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)data, (int)len);
+        *ret = b64;
+        return 0;
 }
 
 void sm_daemon_config_aws_overrides(const sm_daemon_config *c, sm_aws_overrides *ret)
@@ -937,16 +1002,16 @@ json_t *sm_daemon_config_to_json(const sm_daemon_config *c)
         }
         format_share(c->guard_max_share_bp, share);
         /* "o" steals endpoints and retry even when packing fails. */
-        return json_pack("{s:s?, s:s?, s:s, s:{s:s, s:s}, s:s?, s:s, s:I, s:I, s:s, s:o, s:s?, "
-                         "s:I, s:o, s:b, s:{s:I, s:s}, s:I, s:s}",
-                         "region", c->region, "profile", c->profile, "manifest_dir",
-                         c->manifest_dir, "socket", "path", c->socket_path, "group",
-                         c->socket_group, "admin_group", c->admin_group, "state_dir", c->state_dir,
-                         "interval", (json_int_t)c->interval_sec, "splay", (json_int_t)c->splay_sec,
-                         "instance", c->instance, "endpoints", endpoints, "ca_bundle", c->ca_bundle,
-                         "concurrency", (json_int_t)c->concurrency, "retry", retry, "dry_run",
-                         (int)c->dry_run, "deletion_guard", "max_count",
-                         (json_int_t)c->guard_max_count, "max_share", share, "describe_sweep_every",
-                         (json_int_t)c->describe_sweep_every, "log_level",
-                         sm_log_level_to_string(c->log_level));
+        return json_pack(
+                "{s:s?, s:s?, s:s, s:{s:s, s:s}, s:s?, s:s, s:I, s:I, s:s, s:o, s:s?, "
+                "s:I, s:o, s:b, s:{s:I, s:s}, s:I, s:s, s:s}",
+                "region", c->region, "profile", c->profile, "manifest_dir", c->manifest_dir,
+                "socket", "path", c->socket_path, "group", c->socket_group, "admin_group",
+                c->admin_group, "state_dir", c->state_dir, "interval", (json_int_t)c->interval_sec,
+                "splay", (json_int_t)c->splay_sec, "instance", c->instance, "endpoints", endpoints,
+                "ca_bundle", c->ca_bundle, "concurrency", (json_int_t)c->concurrency, "retry",
+                retry, "dry_run", (int)c->dry_run, "deletion_guard", "max_count",
+                (json_int_t)c->guard_max_count, "max_share", share, "describe_sweep_every",
+                (json_int_t)c->describe_sweep_every, "log_level",
+                sm_log_level_to_string(c->log_level), "lifecycle_script", c->lifecycle_script);
 }

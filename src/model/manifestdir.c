@@ -144,31 +144,6 @@ size_t sm_manifest_load_count(const sm_manifest_load *l, sm_manifest_file_status
 
 /* Why st may not be trusted, or NULL: owned by someone else than root or
  * the daemon's user, or writable by anyone but its owner. */
-static char *trust_problem(const struct stat *st, uid_t trusted_uid)
-{
-        unsigned mode = st->st_mode & 07777;
-        bool g = st->st_mode & S_IWGRP, w = st->st_mode & S_IWOTH;
-        char *s = NULL;
-
-        if (st->st_uid != 0 && st->st_uid != trusted_uid) {
-                int k = trusted_uid == 0
-                                ? asprintf(&s, "owned by uid %u, not root", (unsigned)st->st_uid)
-                                : asprintf(&s, "owned by uid %u, not root or uid %u",
-                                           (unsigned)st->st_uid, (unsigned)trusted_uid);
-
-                return k < 0 ? strdup("owned by an untrusted user") : s;
-        }
-        if (!g && !w)
-                return NULL;
-        if (asprintf(&s, "writable by %s (mode %04o)",
-                     g && w ? "group and others"
-                     : g    ? "group"
-                            : "others",
-                     mode) < 0)
-                return strdup("writable by others");
-        return s;
-}
-
 static const char *file_type_name(mode_t m)
 {
         if (S_ISDIR(m))
@@ -253,9 +228,10 @@ typedef enum open_outcome {
 static open_outcome check_symlink_target(int fd, const struct stat *st, const char *fallback_path,
                                          const sm_manifest_dir_options *o, char **reason)
 {
-        char proc[64], target[PATH_MAX];
-        char *slash, *problem = NULL;
+        char proc[64], target[PATH_MAX], why[SM_TRUST_WHY_MAX];
         struct stat dst, again;
+        bool dir_trusted;
+        char *slash;
         ssize_t k;
         int dfd;
 
@@ -276,11 +252,9 @@ static open_outcome check_symlink_target(int fd, const struct stat *st, const ch
         }
         if (!o->check_trust)
                 return OPEN_OK;
-        problem = trust_problem(st, o->trusted_uid);
-        if (problem) {
-                if (asprintf(reason, "symlink target %s is %s", target, problem) < 0)
+        if (!sm_file_trusted(st, o->trusted_uid, why, sizeof(why))) {
+                if (asprintf(reason, "symlink target %s is %s", target, why) < 0)
                         *reason = NULL;
-                free(problem);
                 return OPEN_REFUSED;
         }
         slash = strrchr(target, '/');
@@ -304,9 +278,9 @@ static open_outcome check_symlink_target(int fd, const struct stat *st, const ch
                         close(dfd);
                 return OPEN_REFUSED;
         }
-        problem = trust_problem(&dst, o->trusted_uid);
-        if (!problem && (fstatat(dfd, slash + 1, &again, AT_SYMLINK_NOFOLLOW) < 0 ||
-                         again.st_dev != st->st_dev || again.st_ino != st->st_ino)) {
+        dir_trusted = sm_file_trusted(&dst, o->trusted_uid, why, sizeof(why));
+        if (dir_trusted && (fstatat(dfd, slash + 1, &again, AT_SYMLINK_NOFOLLOW) < 0 ||
+                            again.st_dev != st->st_dev || again.st_ino != st->st_ino)) {
                 close(dfd);
                 if (asprintf(reason, "symlink target %s was replaced while being checked", target) <
                     0)
@@ -314,12 +288,11 @@ static open_outcome check_symlink_target(int fd, const struct stat *st, const ch
                 return OPEN_REFUSED;
         }
         close(dfd);
-        if (problem) {
+        if (!dir_trusted) {
                 *slash = '\0';
                 if (asprintf(reason, "the directory %s of symlink target %s/%s is %s",
-                             slash == target ? "/" : target, target, slash + 1, problem) < 0)
+                             slash == target ? "/" : target, target, slash + 1, why) < 0)
                         *reason = NULL;
-                free(problem);
                 return OPEN_REFUSED;
         }
         return OPEN_OK;
@@ -377,17 +350,16 @@ static open_outcome read_candidate(int dfd, const char *name, const char *path,
                         return out;
                 }
         } else {
-                char *problem;
+                char why[SM_TRUST_WHY_MAX];
 
                 if (!S_ISREG(st.st_mode) || st.st_dev != lst.st_dev || st.st_ino != lst.st_ino) {
                         close(fd);
                         *reason = strdup("replaced while being read");
                         return OPEN_REFUSED;
                 }
-                problem = o->check_trust ? trust_problem(&st, o->trusted_uid) : NULL;
-                if (problem) {
+                if (o->check_trust && !sm_file_trusted(&st, o->trusted_uid, why, sizeof(why))) {
                         close(fd);
-                        *reason = problem;
+                        *reason = strdup(why);
                         return OPEN_REFUSED;
                 }
         }
@@ -533,8 +505,8 @@ static char *path_join(const char *dir, const char *name)
 static int open_last_good_dir(const sm_manifest_dir_options *o, const char *lg_dir, bool create,
                               sm_diags *extra)
 {
+        char why[SM_TRUST_WHY_MAX];
         struct stat st;
-        char *problem;
         int fd, r;
 
         if (create) {
@@ -568,13 +540,11 @@ static int open_last_good_dir(const sm_manifest_dir_options *o, const char *lg_d
                 close(fd);
                 return r;
         }
-        problem = trust_problem(&st, o->trusted_uid);
-        if (problem) {
+        if (!sm_file_trusted(&st, o->trusted_uid, why, sizeof(why))) {
                 close(fd);
                 r = sm_diags_add(extra, lg_dir, 0, 0,
                                  "not using the last good copies kept here: the directory is %s",
-                                 problem);
-                free(problem);
+                                 why);
                 return r < 0 ? r : -EPERM;
         }
         return fd;
@@ -902,12 +872,11 @@ int sm_manifest_dir_load(const sm_manifest_dir_options *o, sm_manifest_load **re
                 goto done;
         }
         if (o->check_trust) {
-                char *problem = trust_problem(&st, o->trusted_uid);
+                char why[SM_TRUST_WHY_MAX];
 
-                if (problem) {
+                if (!sm_file_trusted(&st, o->trusted_uid, why, sizeof(why))) {
                         r = sm_diags_add(&extra, o->dir, 0, 0,
-                                         "refusing the manifest directory: it is %s", problem);
-                        free(problem);
+                                         "refusing the manifest directory: it is %s", why);
                         if (r < 0)
                                 goto fail;
                         goto done;

@@ -394,7 +394,8 @@ static int tags_drift(const json_t *want, const sm_tags *have, json_t **ret_add,
                 bool wanted = false;
                 char path[300];
 
-                if (!k || has_prefix(k, "aws:"))
+                /* The retry marker is ours to keep (plan.h). */
+                if (!k || has_prefix(k, "aws:") || streq(k, SM_TAG_UPDATE_RETRIED))
                         continue;
                 json_array_foreach(want, i, t)
                 {
@@ -456,6 +457,26 @@ static const char *failure_reason(const sm_observed_resource *r)
         const char *s = json_string_value(json_object_get(r->describe, "FailureReason"));
 
         return s ? s : "no FailureReason given";
+}
+
+/* A short fingerprint of a desired request: FNV-1a 64 over its canonical
+ * JSON. It only tells one manifest version from the next, so no
+ * cryptographic hash is needed. NULL on -ENOMEM. */
+static char *request_fingerprint(const json_t *req)
+{
+        char *text = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+        char *fp;
+
+        if (!text)
+                return NULL;
+        for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+                h ^= *c;
+                h *= UINT64_C(0x100000001b3);
+        }
+        free(text);
+        fp = sm_strf("%016llx", (unsigned long long)h);
+        return fp;
 }
 
 /* A request builder refused the manifest's values (-EINVAL, -E2BIG): that
@@ -679,6 +700,10 @@ static int update_role(builder *b, const sm_desired_role *dr, const sm_observed_
                 if (!name || !has_prefix(name, SM_ROLE_POLICY_PREFIX) ||
                     inline_find(dr->inline_policies, dr->n_inline, name))
                         continue;
+                /* Without the domain id the deny could not be built, not
+                 * unwanted: taking it away would lift the isolation. */
+                if (dr->isolation_pending && streq(name, SM_ROLE_POLICY_ISOLATION))
+                        continue;
                 r = policy_action(b, res, SM_VERB_UPDATE, "DeleteRolePolicy", dr->name,
                                   "PolicyName", name, NULL, NULL, 0, src, NULL, 0, NULL);
                 if (r < 0)
@@ -856,21 +881,265 @@ out:
         return r;
 }
 
+/* The owner of a space, from its Describe output or its List summary. */
+static const char *space_owner(const sm_observed_resource *s)
+{
+        const char *v = json_string_value(json_object_get(
+                json_object_get(s->describe, "OwnershipSettings"), "OwnerUserProfileName"));
+
+        if (!v)
+                v = json_string_value(
+                        json_object_get(json_object_get(s->describe, "OwnershipSettingsSummary"),
+                                        "OwnerUserProfileName"));
+        return v;
+}
+
+/* The update of a resource of ours over the fields that differ from the
+ * manifest (immutable ones are reported by the caller, never sent), after
+ * deps. *n_changes counts it. */
+static int plan_update(builder *b, const target *t, const size_t *deps, size_t n_deps,
+                       size_t *n_changes)
+{
+        sm_field_diff *udiffs = NULL;
+        size_t n_u = 0, keep = 0;
+        json_t *req;
+        int r;
+
+        if (!t->update_req)
+                return 0;
+        r = sm_request_diff(t->update_req, t->obs->describe, &udiffs, &n_u);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_u; i++) {
+                if (udiffs[i].immutable) {
+                        free(udiffs[i].path);
+                        json_decref(udiffs[i].observed);
+                        json_decref(udiffs[i].desired);
+                        continue;
+                }
+                udiffs[keep++] = udiffs[i];
+        }
+        n_u = keep;
+        if (n_u == 0) {
+                sm_field_diffs_free(udiffs, 0);
+                return 0;
+        }
+        req = json_deep_copy(t->update_req);
+        r = req ? sm_request_restrict(req, udiffs, n_u) : -ENOMEM;
+        if (r < 0) {
+                json_decref(req);
+                sm_field_diffs_free(udiffs, n_u);
+                return r;
+        }
+        r = add_action(b, t->res, SM_VERB_UPDATE, SM_SERVICE_SAGEMAKER, t->update_op, req, udiffs,
+                       n_u, deps, n_deps, t->update_settle, t->src, NULL);
+        if (r < 0)
+                return r;
+        (*n_changes)++;
+        return 0;
+}
+
+/* Whether a profile or space still holds what AWS wants gone before it:
+ * live apps, and for a profile the spaces it owns. Unread apps or spaces
+ * count as held. */
+static bool has_dependents(const sm_observed *obs, const sm_observed_resource *o)
+{
+        bool profile = o->kind == SM_RESOURCE_USER_PROFILE;
+        const sm_observed_resource *first;
+        size_t n;
+
+        if (obs->incomplete[SM_RESOURCE_APP] || obs->incomplete[SM_RESOURCE_SPACE])
+                return true;
+        n = sm_observed_range(obs, SM_RESOURCE_APP, o->domain_id, &first);
+        for (size_t i = 0; i < n; i++) {
+                const sm_observed_resource *a = &first[i];
+                status_class c = classify(SM_RESOURCE_APP, a->status);
+
+                if (c == STATUS_GONE || c == STATUS_FAILED)
+                        continue;
+                if (profile ? (!a->app_space && streq_ptr(a->app_user_profile, o->name))
+                            : streq_ptr(a->app_space, o->name))
+                        return true;
+        }
+        if (!profile)
+                return false;
+        n = sm_observed_range(obs, SM_RESOURCE_SPACE, o->domain_id, &first);
+        for (size_t i = 0; i < n; i++)
+                if (streq_ptr(space_owner(&first[i]), o->name))
+                        return true;
+        return false;
+}
+
+/* A profile or space of ours whose creation failed (Status Failed): AWS
+ * keeps it, unusable, and no call retries a create (UpdateX refuses a
+ * Failed resource); DeleteX accepts it. So: deleted this round, created
+ * the next round that finds it gone. A failed creation holds no data. One
+ * with apps or spaces of its own is only reported: they would have to go
+ * first, and deleting them is not a repair. */
+static int plan_recreate(builder *b, const target *t)
+{
+        const sm_observed_resource *o = t->obs;
+        bool profile = t->kind == SM_RESOURCE_USER_PROFILE;
+        json_t *p;
+        int r;
+
+        if (has_dependents(b->obs, o))
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "%s is Failed: %s; not recreated while it has apps or spaces "
+                                   "(or they could not be read)",
+                                   t->what, failure_reason(o));
+        p = json_pack("{s:s,s:s}", "DomainId", o->domain_id ? o->domain_id : "",
+                      profile ? "UserProfileName" : "SpaceName", o->name);
+        r = add_action(b, t->res, SM_VERB_DELETE, SM_SERVICE_SAGEMAKER,
+                       profile ? "DeleteUserProfile" : "DeleteSpace", p, NULL, 0, NULL, 0,
+                       settle_deleted, t->src, NULL);
+        if (r < 0)
+                return r;
+        return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                           "%s is Failed: %s; deleting it to create it again", t->what,
+                           failure_reason(o));
+}
+
+/* A resource of ours whose last update failed (Update_Failed, MLflow's
+ * UpdateFailed): AWS keeps the old settings and accepts another update.
+ * The desired settings are sent again once per manifest version (the
+ * retry tag, plan.h): a cause outside the manifest (a quota, a role that
+ * cannot be passed) would fail every retry, so after one the resource is
+ * reported until the manifest changes. */
+static int plan_retry_update(builder *b, const target *t)
+{
+        const sm_observed_resource *o = t->obs;
+        const char *tried = sm_tags_get(&o->tags, SM_TAG_UPDATE_RETRIED);
+        _cleanup_free_ char *fp = NULL;
+        size_t n_changes = 0, tag_idx;
+        idxv deps = {0};
+        json_t *p;
+        int r = 0;
+
+        if (!t->update_req || !o->describe)
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "%s is %s: %s; its settings could not be compared: not "
+                                   "retried",
+                                   t->what, o->status, failure_reason(o));
+        fp = request_fingerprint(t->update_req);
+        if (!fp)
+                return -ENOMEM;
+        if (tried && streq(tried, fp))
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "%s is %s: %s; the update was retried once already: not "
+                                   "again until its manifest changes",
+                                   t->what, o->status, failure_reason(o));
+        /* Tag first: a retry that fails again must not be retried by the
+         * next pass, and a tag planned after the update would be skipped
+         * with it. */
+        p = json_pack("{s:s,s:[{s:s,s:s}]}", "ResourceArn", o->arn ? o->arn : "", "Tags", "Key",
+                      SM_TAG_UPDATE_RETRIED, "Value", fp);
+        r = add_action(b, t->res, SM_VERB_TAG, SM_SERVICE_SAGEMAKER, "AddTags", p, NULL, 0, NULL, 0,
+                       NULL, t->src, &tag_idx);
+        for (size_t i = 0; r == 0 && i < t->n_update_deps; i++)
+                r = idxv_push(&deps, t->update_deps[i]);
+        if (r == 0)
+                r = idxv_push(&deps, tag_idx);
+        if (r == 0)
+                r = plan_update(b, t, deps.v, deps.n, &n_changes);
+        idxv_done(&deps);
+        if (r < 0)
+                return r;
+        if (n_changes == 0) {
+                /* Nothing differs: drop the marker, there is nothing to retry. */
+                action_done(&b->actions[--b->n_actions]);
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "%s is %s: %s; its settings already match the manifest: "
+                                   "nothing to retry",
+                                   t->what, o->status, failure_reason(o));
+        }
+        return add_finding(b, t->res, SM_FINDING_CHANGE, t->src,
+                           "%s is %s: %s; sending the desired settings again (once for this "
+                           "manifest version)",
+                           t->what, o->status, failure_reason(o));
+}
+
+/* AWS says a create, update or delete failed (classify()). *ready: the
+ * resource may still carry children. */
+static int plan_failed(builder *b, const target *t, bool *ready)
+{
+        const sm_observed_resource *o = t->obs;
+        bool create_failed = streq(o->status, "Failed") || streq(o->status, "CreateFailed");
+        bool update_failed = streq(o->status, "Update_Failed") || streq(o->status, "UpdateFailed");
+
+        if (t->kind == SM_RESOURCE_DOMAIN) {
+                /* Its old settings stand after a failed update: children go on. */
+                *ready = update_failed && o->tags_known && o->owner == SM_OWNER_US;
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "domain is %s: %s; a pass never deletes, replaces or retries "
+                                   "a domain: repair it in AWS",
+                                   o->status, failure_reason(o));
+        }
+        if (!o->tags_known)
+                return add_finding(b, t->res, SM_FINDING_BLOCKED, t->src,
+                                   "%s is %s: %s; its tags were not read: ownership unknown",
+                                   t->what, o->status, failure_reason(o));
+        if (o->owner != SM_OWNER_US)
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "%s is %s: %s; not ours: left alone", t->what, o->status,
+                                   failure_reason(o));
+        if (update_failed) {
+                *ready = t->kind == SM_RESOURCE_USER_PROFILE;
+                return plan_retry_update(b, t);
+        }
+        if (create_failed && t->kind != SM_RESOURCE_MLFLOW)
+                return plan_recreate(b, t);
+        /* Not recreated: a create takes up to 25 minutes and fails the same
+         * way until its cause (the role, the artifact bucket) is fixed; a
+         * deletion by hand after the fix makes the next pass create it. */
+        if (create_failed)
+                return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                   "%s is %s: %s; not recreated automatically: fix the cause, "
+                                   "then delete it (DeleteMlflowTrackingServer) and the next "
+                                   "pass creates it again",
+                                   t->what, o->status, failure_reason(o));
+        /* Delete_Failed (someone deleted a resource we still want), and
+         * MLflow's StartFailed, StopFailed, MaintenanceFailed. */
+        return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                           "%s is %s: %s; still in the manifests: left as it is", t->what,
+                           o->status, failure_reason(o));
+}
+
+/* An MLflow server Creating or Updating for longer than AWS ever takes. */
+static bool mlflow_stuck(const builder *b, const sm_observed_resource *o, double *ret_min)
+{
+        unsigned limit =
+                b->pol->mlflow_stuck_sec ? b->pol->mlflow_stuck_sec : SM_PLAN_MLFLOW_STUCK_SEC;
+
+        if (b->pol->now <= 0 || o->last_modified <= 0 || !o->status ||
+            (!streq(o->status, "Creating") && !streq(o->status, "Updating")))
+                return false;
+        *ret_min = (b->pol->now - o->last_modified) / 60.0;
+        return b->pol->now - o->last_modified > (double)limit;
+}
+
 /* A resource that exists. *ready: ours and settled, so children may go. */
 static int plan_present(builder *b, const target *t, bool *ready)
 {
         const sm_observed_resource *o = t->obs;
-        sm_field_diff *cdiffs = NULL, *udiffs = NULL;
-        size_t n_c = 0, n_u = 0, n_changes = 0;
+        sm_field_diff *cdiffs = NULL;
+        size_t n_c = 0, n_changes = 0;
         sm_buf refused = {0};
+        double minutes;
         int r;
 
         *ready = false;
         switch (classify(t->kind, o->status)) {
         case STATUS_FAILED:
-                return add_finding(b, t->res, SM_FINDING_FAILED, t->src, "%s is %s: %s", t->what,
-                                   o->status, failure_reason(o));
+                return plan_failed(b, t, ready);
         case STATUS_WAITING:
+                if (t->kind == SM_RESOURCE_MLFLOW && mlflow_stuck(b, o, &minutes))
+                        return add_finding(b, t->res, SM_FINDING_FAILED, t->src,
+                                           "%s has been %s for %.0f minutes, longer than AWS "
+                                           "takes: see DescribeMlflowTrackingServer and its "
+                                           "CloudTrail events; AWS Support can unstick it",
+                                           t->what, o->status, minutes);
+                /* fall through */
         case STATUS_GONE:
                 return add_finding(b, t->res, SM_FINDING_WAITING, t->src, "%s is %s", t->what,
                                    o->status ? o->status : "in an unknown state");
@@ -921,40 +1190,9 @@ static int plan_present(builder *b, const target *t, bool *ready)
                                 goto out;
                 }
         }
-        if (t->update_req) {
-                size_t keep = 0;
-
-                r = sm_request_diff(t->update_req, o->describe, &udiffs, &n_u);
-                if (r < 0)
-                        goto out;
-                /* Immutable paths are reported above, never sent. */
-                for (size_t i = 0; i < n_u; i++) {
-                        if (udiffs[i].immutable) {
-                                free(udiffs[i].path);
-                                json_decref(udiffs[i].observed);
-                                json_decref(udiffs[i].desired);
-                                continue;
-                        }
-                        udiffs[keep++] = udiffs[i];
-                }
-                n_u = keep;
-                if (n_u > 0) {
-                        json_t *req = json_deep_copy(t->update_req);
-
-                        r = req ? sm_request_restrict(req, udiffs, n_u) : -ENOMEM;
-                        if (r < 0) {
-                                json_decref(req);
-                                goto out;
-                        }
-                        r = add_action(b, t->res, SM_VERB_UPDATE, SM_SERVICE_SAGEMAKER,
-                                       t->update_op, req, TAKE_PTR(udiffs), n_u, t->update_deps,
-                                       t->n_update_deps, t->update_settle, t->src, NULL);
-                        n_u = 0;
-                        if (r < 0)
-                                goto out;
-                        n_changes++;
-                }
-        }
+        r = plan_update(b, t, t->update_deps, t->n_update_deps, &n_changes);
+        if (r < 0)
+                goto out;
         r = tags_actions(b, t, SM_VERB_TAG, &n_changes);
         if (r < 0)
                 goto out;
@@ -969,23 +1207,28 @@ static int plan_present(builder *b, const target *t, bool *ready)
                 r = add_finding(b, t->res, SM_FINDING_IN_SYNC, t->src, "in sync");
 out:
         sm_field_diffs_free(cdiffs, n_c);
-        sm_field_diffs_free(udiffs, n_u);
         sm_buf_done(&refused);
         return r;
 }
 
 /* ---- domains and what lives in them -------------------------------------- */
 
+/* A domain's lifecycle config this round. */
 typedef struct lcc_state {
-        char *name;
+        char *name; /* NULL: the domain has none (server_lifecycle_name unset) */
         char *arn;
-        bool ready;
-        size_t action;
+        bool ready;    /* a domain request may name it (or it has none) */
+        size_t action; /* CreateStudioLifecycleConfig this round, or NO_ACTION */
 } lcc_state;
 
-static int plan_lifecycle(builder *b, lcc_state *lcc)
+/* The lifecycle config of domain i: "<server_lifecycle_name>-<hash>" of
+ * the one content, created when missing. Domains naming the same base
+ * share one config (and one create). */
+static int plan_lifecycle(builder *b, const sm_domain *domains, lcc_state *lccs, size_t i)
 {
         const sm_plan_policy *pol = b->pol;
+        const sm_domain *d = &domains[i];
+        lcc_state *lcc = &lccs[i];
         const sm_observed_resource *o;
         _cleanup_free_ char *res = NULL;
         sm_request_refs refs = {.instance = pol->instance};
@@ -993,14 +1236,33 @@ static int plan_lifecycle(builder *b, lcc_state *lcc)
         int r;
 
         lcc->action = NO_ACTION;
-        if (!pol->lifecycle_config_base) {
+        if (!d->server_lifecycle_name) {
                 lcc->ready = true;
                 return 0;
         }
-        r = sm_lifecycle_config_name(pol->lifecycle_config_base, pol->lifecycle_content_b64,
+        if (!pol->lifecycle_content_b64) {
+                res = sm_strf("lifecycle-config/%s", d->server_lifecycle_name);
+                if (!res)
+                        return -ENOMEM;
+                return add_finding(b, res, SM_FINDING_INVALID, &d->source,
+                                   "server_lifecycle_name is set but no lifecycle script is "
+                                   "available (lifecycle_script in the daemon config)");
+        }
+        r = sm_lifecycle_config_name(d->server_lifecycle_name, pol->lifecycle_content_b64,
                                      &lcc->name);
-        if (r < 0)
-                return r;
+        if (r < 0) {
+                res = sm_strf("lifecycle-config/%s", d->server_lifecycle_name);
+                return res ? invalid_or(b, r, res, &d->source) : -ENOMEM;
+        }
+        for (size_t j = 0; j < i; j++)
+                if (streq_ptr(lccs[j].name, lcc->name)) {
+                        lcc->arn = lccs[j].arn ? strdup(lccs[j].arn) : NULL;
+                        if (lccs[j].arn && !lcc->arn)
+                                return -ENOMEM;
+                        lcc->ready = lccs[j].ready;
+                        lcc->action = lccs[j].action;
+                        return 0;
+                }
         res = sm_strf("lifecycle-config/%s", lcc->name);
         if (!res)
                 return -ENOMEM;
@@ -1019,21 +1281,21 @@ static int plan_lifecycle(builder *b, lcc_state *lcc)
          * content, so any owner will do and there is nothing to update. */
         if (o) {
                 lcc->ready = true;
-                return add_finding(b, res, SM_FINDING_IN_SYNC, NULL, "in sync");
+                return add_finding(b, res, SM_FINDING_IN_SYNC, &d->source, "in sync");
         }
         if (b->obs->incomplete[SM_RESOURCE_LIFECYCLE_CONFIG])
-                return add_finding(b, res, SM_FINDING_BLOCKED, NULL,
+                return add_finding(b, res, SM_FINDING_BLOCKED, &d->source,
                                    "could not read lifecycle configs: not creating it");
-        r = sm_request_create_lifecycle_config(NULL, lcc->name, pol->lifecycle_content_b64, &refs,
+        r = sm_request_create_lifecycle_config(d, lcc->name, pol->lifecycle_content_b64, &refs,
                                                &req);
         if (r < 0)
-                return r;
+                return invalid_or(b, r, res, &d->source);
         r = add_action(b, res, SM_VERB_CREATE, SM_SERVICE_SAGEMAKER, "CreateStudioLifecycleConfig",
-                       req, NULL, 0, NULL, 0, NULL, NULL, &lcc->action);
+                       req, NULL, 0, NULL, 0, NULL, &d->source, &lcc->action);
         if (r < 0)
                 return r;
         lcc->ready = true;
-        return add_finding(b, res, SM_FINDING_CHANGE, NULL, "create");
+        return add_finding(b, res, SM_FINDING_CHANGE, &d->source, "create");
 }
 
 static void domain_refs(const domain_ctx *dc, const lcc_state *lcc, const char *instance,
@@ -1397,16 +1659,18 @@ typedef struct teardown {
         bool *space_done; /* by observed resource index */
 } teardown;
 
-static const char *space_owner(const sm_observed_resource *s)
+/* The finding of a teardown delete. A resource whose last delete failed
+ * (Delete_Failed, DeleteFailed) is deleted again, with AWS's reason shown:
+ * the cause is often transient (an app still stopping). */
+static int delete_finding(builder *b, const char *res, const sm_observed_resource *o)
 {
-        const char *v = json_string_value(json_object_get(
-                json_object_get(s->describe, "OwnershipSettings"), "OwnerUserProfileName"));
-
-        if (!v)
-                v = json_string_value(
-                        json_object_get(json_object_get(s->describe, "OwnershipSettingsSummary"),
-                                        "OwnerUserProfileName"));
-        return v;
+        if (o->status && strstr(o->status, "Failed"))
+                return add_finding(b, res, SM_FINDING_CHANGE, NULL,
+                                   "delete: ours and no longer in the manifests (AWS says %s: "
+                                   "%s; deleting again)",
+                                   o->status, failure_reason(o));
+        return add_finding(b, res, SM_FINDING_CHANGE, NULL,
+                           "delete: ours and no longer in the manifests");
 }
 
 /* DeleteApp for the live apps of a profile (space NULL) or a space. */
@@ -1485,8 +1749,7 @@ static int delete_space(teardown *td, const sm_observed *obs, const char *domain
         r = add_action(&td->b, res, SM_VERB_DELETE, SM_SERVICE_SAGEMAKER, "DeleteSpace", p, NULL, 0,
                        deps.v, deps.n, settle_deleted, NULL, ret_idx);
         if (r == 0)
-                r = add_finding(&td->b, res, SM_FINDING_CHANGE, NULL,
-                                "delete: ours and no longer in the manifests");
+                r = delete_finding(&td->b, res, s);
 out:
         idxv_done(&deps);
         return r;
@@ -1554,8 +1817,7 @@ static int delete_profile(teardown *td, const builder *b, const sm_domain *d,
         r = add_action(&td->b, res, SM_VERB_DELETE, SM_SERVICE_SAGEMAKER, "DeleteUserProfile",
                        params, NULL, 0, deps.v, deps.n, settle_deleted, NULL, NULL);
         if (r == 0)
-                r = add_finding(&td->b, res, SM_FINDING_CHANGE, NULL,
-                                "delete: ours and no longer in the manifests");
+                r = delete_finding(&td->b, res, p);
 out:
         idxv_done(&deps);
         return r;
@@ -1705,8 +1967,7 @@ static int plan_teardown(teardown *td, const builder *b, domain_ctx *dcs)
                 if (r == 0)
                         r = idxv_push(&mlflow_deletes, idx);
                 if (r == 0)
-                        r = add_finding(&td->b, res, SM_FINDING_CHANGE, NULL,
-                                        "delete: ours and no longer in the manifests");
+                        r = delete_finding(&td->b, res, m);
                 if (r < 0)
                         goto out;
         }
@@ -1738,6 +1999,146 @@ static int plan_teardown(teardown *td, const builder *b, domain_ctx *dcs)
 out:
         idxv_done(&mlflow_deletes);
         return r;
+}
+
+/* Whether JupyterLab app settings (a domain's, profile's or space's)
+ * name the lifecycle config arn. */
+static bool jupyterlab_names(const json_t *jl, const char *arn)
+{
+        size_t i;
+        json_t *v;
+
+        if (streq_ptr(json_string_value(json_object_get(json_object_get(jl, "DefaultResourceSpec"),
+                                                        "LifecycleConfigArn")),
+                      arn) ||
+            streq_ptr(json_string_value(json_object_get(jl, "BuiltInLifecycleConfigArn")), arn))
+                return true;
+        json_array_foreach(json_object_get(jl, "LifecycleConfigArns"), i, v)
+        {
+                if (streq_ptr(json_string_value(v), arn))
+                        return true;
+        }
+        return false;
+}
+
+static json_t *member(const json_t *o, const char *a, const char *b)
+{
+        return json_object_get(json_object_get(o, a), b);
+}
+
+/* The first observed resource that still uses lifecycle config arn, or
+ * NULL; *unknown when one that might could not be read. AWS refuses to
+ * delete a config in use (DeleteStudioLifecycleConfig), so this only
+ * spares a call bound to fail; it reads the Describe fields
+ * DefaultUserSettings / DefaultSpaceSettings .JupyterLabAppSettings
+ * (domains), UserSettings.JupyterLabAppSettings (profiles),
+ * SpaceSettings.JupyterLabAppSettings (spaces) and ResourceSpec /
+ * BuiltInLifecycleConfigArn (live apps). */
+static const sm_observed_resource *lcc_user(const sm_observed *obs, const char *arn, bool *unknown)
+{
+        *unknown = obs->incomplete[SM_RESOURCE_DOMAIN] ||
+                   obs->incomplete[SM_RESOURCE_USER_PROFILE] ||
+                   obs->incomplete[SM_RESOURCE_SPACE] || obs->incomplete[SM_RESOURCE_APP];
+        for (size_t i = 0; i < obs->n_resources; i++) {
+                const sm_observed_resource *r = &obs->resources[i];
+                const json_t *d = r->describe;
+                bool uses;
+
+                switch (r->kind) {
+                case SM_RESOURCE_DOMAIN:
+                        uses = jupyterlab_names(
+                                       member(d, "DefaultUserSettings", "JupyterLabAppSettings"),
+                                       arn) ||
+                               jupyterlab_names(
+                                       member(d, "DefaultSpaceSettings", "JupyterLabAppSettings"),
+                                       arn);
+                        break;
+                case SM_RESOURCE_USER_PROFILE:
+                        uses = jupyterlab_names(member(d, "UserSettings", "JupyterLabAppSettings"),
+                                                arn);
+                        break;
+                case SM_RESOURCE_SPACE:
+                        uses = jupyterlab_names(member(d, "SpaceSettings", "JupyterLabAppSettings"),
+                                                arn);
+                        break;
+                case SM_RESOURCE_APP: {
+                        status_class c = classify(SM_RESOURCE_APP, r->status);
+
+                        if (c == STATUS_GONE || c == STATUS_FAILED)
+                                continue;
+                        uses = streq_ptr(json_string_value(
+                                                 member(d, "ResourceSpec", "LifecycleConfigArn")),
+                                         arn) ||
+                               streq_ptr(json_string_value(
+                                                 json_object_get(d, "BuiltInLifecycleConfigArn")),
+                                         arn);
+                        break;
+                }
+                default:
+                        continue;
+                }
+                if (uses)
+                        return r;
+                if (!d)
+                        *unknown = true;
+        }
+        return NULL;
+}
+
+static char *observed_resource_name(const sm_observed *obs, const sm_observed_resource *r);
+
+/* Lifecycle configs of ours that no desired domain wants any more (the
+ * script changed, so its name did; or server_lifecycle_name was unset):
+ * deleted once nothing uses them, never while one does. They join the
+ * teardown, so an incomplete load or the deletion guard holds them too. */
+static int plan_lifecycle_sweep(teardown *td, const builder *b, const lcc_state *lccs)
+{
+        const sm_observed *obs = b->obs;
+        const sm_observed_resource *first;
+        size_t n = sm_observed_range(obs, SM_RESOURCE_LIFECYCLE_CONFIG, NULL, &first);
+        int r = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                const sm_observed_resource *c = &first[i];
+                const sm_observed_resource *user;
+                _cleanup_free_ char *res = NULL, *user_name = NULL;
+                bool wanted = false, unknown;
+
+                for (size_t j = 0; j < b->desired->n_domains; j++)
+                        wanted = wanted || streq_ptr(lccs[j].name, c->name);
+                if (wanted || c->owner != SM_OWNER_US || !c->arn)
+                        continue;
+                res = sm_strf("lifecycle-config/%s", c->name);
+                if (!res)
+                        return -ENOMEM;
+                user = lcc_user(obs, c->arn, &unknown);
+                if (user) {
+                        user_name = observed_resource_name(obs, user);
+                        if (!user_name)
+                                return -ENOMEM;
+                        r = add_finding(td->main, res, SM_FINDING_WAITING, NULL,
+                                        "ours and no longer wanted, but %s still uses it: "
+                                        "deleted once nothing does",
+                                        user_name);
+                } else if (unknown) {
+                        r = add_finding(td->main, res, SM_FINDING_BLOCKED, NULL,
+                                        "ours and no longer wanted; whether something still uses "
+                                        "it could not be read: not deleting it");
+                } else {
+                        json_t *p = json_pack("{s:s}", "StudioLifecycleConfigName", c->name);
+
+                        r = add_action(&td->b, res, SM_VERB_DELETE, SM_SERVICE_SAGEMAKER,
+                                       "DeleteStudioLifecycleConfig", p, NULL, 0, NULL, 0, NULL,
+                                       NULL, NULL);
+                        if (r == 0)
+                                r = add_finding(&td->b, res, SM_FINDING_CHANGE, NULL,
+                                                "delete: ours, no longer wanted and no longer "
+                                                "used");
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* ---- SageMaker projects: the Service Catalog portfolio ------------------- */
@@ -2107,21 +2508,22 @@ int sm_plan_build(const sm_desired *desired, const sm_observed *observed,
         teardown td = {0};
         domain_ctx *dcs = NULL;
         profile_state *profiles = NULL;
-        lcc_state lcc = {.action = NO_ACTION};
+        lcc_state *lccs = NULL;
         unsigned n_held = 0;
         sm_plan *plan;
         int r;
 
         if (!desired || !observed || !policy || !ret || isempty(policy->instance) ||
             isempty(policy->partition) || isempty(policy->account_id) || isempty(policy->region) ||
-            (policy->lifecycle_config_base && isempty(policy->lifecycle_content_b64)))
+            (policy->lifecycle_content_b64 && !*policy->lifecycle_content_b64))
                 return -EINVAL;
         td.b = (builder){.desired = desired, .obs = observed, .pol = policy};
         td.main = &b;
         dcs = calloc(desired->n_domains + 1, sizeof(domain_ctx));
         profiles = calloc(desired->n_users + 1, sizeof(profile_state));
         td.space_done = calloc(observed->n_resources + 1, sizeof(bool));
-        if (!dcs || !profiles || !td.space_done) {
+        lccs = calloc(desired->n_domains + 1, sizeof(lcc_state));
+        if (!dcs || !profiles || !td.space_done || !lccs) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -2158,11 +2560,13 @@ int sm_plan_build(const sm_desired *desired, const sm_observed *observed,
                                 goto out;
                 }
         }
-        r = plan_lifecycle(&b, &lcc);
-        if (r < 0)
-                goto out;
         for (size_t i = 0; i < desired->n_domains; i++) {
-                r = plan_domain(&b, &dcs[i], &lcc);
+                r = plan_lifecycle(&b, desired->domains, lccs, i);
+                if (r < 0)
+                        goto out;
+        }
+        for (size_t i = 0; i < desired->n_domains; i++) {
+                r = plan_domain(&b, &dcs[i], &lccs[i]);
                 if (r < 0)
                         goto out;
         }
@@ -2175,7 +2579,8 @@ int sm_plan_build(const sm_desired *desired, const sm_observed *observed,
                         r = -EINVAL;
                         goto out;
                 }
-                r = plan_profile(&b, &dcs[d - desired->domains], &lcc, u, &profiles[i]);
+                r = plan_profile(&b, &dcs[d - desired->domains], &lccs[d - desired->domains], u,
+                                 &profiles[i]);
                 if (r < 0)
                         goto out;
         }
@@ -2187,14 +2592,15 @@ int sm_plan_build(const sm_desired *desired, const sm_observed *observed,
                         r = -EINVAL;
                         goto out;
                 }
-                r = plan_space(&b, &dcs[d - desired->domains], &lcc, s, profiles);
+                r = plan_space(&b, &dcs[d - desired->domains], &lccs[d - desired->domains], s,
+                               profiles);
                 if (r < 0)
                         goto out;
         }
         for (size_t i = 0; i < desired->n_domains; i++) {
                 if (!dcs[i].d->mlflow_enabled)
                         continue;
-                r = plan_mlflow(&b, &dcs[i], &lcc);
+                r = plan_mlflow(&b, &dcs[i], &lccs[i]);
                 if (r < 0)
                         goto out;
         }
@@ -2202,6 +2608,8 @@ int sm_plan_build(const sm_desired *desired, const sm_observed *observed,
         if (r < 0)
                 goto out;
         r = plan_teardown(&td, &b, dcs);
+        if (r == 0)
+                r = plan_lifecycle_sweep(&td, &b, lccs);
         if (r < 0)
                 goto out;
         if (!policy->load_complete) {
@@ -2259,8 +2667,11 @@ out:
         }
         free(dcs);
         free(profiles);
-        free(lcc.name);
-        free(lcc.arn);
+        for (size_t i = 0; lccs && i < desired->n_domains; i++) {
+                free(lccs[i].name);
+                free(lccs[i].arn);
+        }
+        free(lccs);
         return r;
 }
 

@@ -158,13 +158,19 @@ static int put_default_user_settings(json_t *req, const sm_domain *d, const sm_r
         }
         /* Listed makes it selectable; the default resource spec makes it run
          * when a JupyterLab app starts without one chosen. AWS requires the
-         * default to be one of the listed. */
+         * default to be one of the listed. The list is smstudio's outright:
+         * without a config it is sent empty, which is how AWS documents
+         * detaching one (jl-lcc-delete), so unsetting server_lifecycle_name
+         * detaches ours; an empty list equals an absent one in the diff, so
+         * a domain that never had one sees no change. */
         if (k == 0 && r->lifecycle_config_arn) {
                 k = put_path(req, JL "LifecycleConfigArns",
                              json_pack("[s]", r->lifecycle_config_arn));
                 if (k == 0)
                         k = put_path(req, JL "DefaultResourceSpec.LifecycleConfigArn",
                                      json_string(r->lifecycle_config_arn));
+        } else if (k == 0) {
+                k = put_path(req, JL "LifecycleConfigArns", json_array());
         }
         return k;
 #undef IDLE

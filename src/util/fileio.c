@@ -98,3 +98,25 @@ fail:
         unlinkat(dirfd, tmp, 0);
         return r;
 }
+
+bool sm_file_trusted(const struct stat *st, uid_t trusted_uid, char *why, size_t why_size)
+{
+        bool g = st->st_mode & S_IWGRP, w = st->st_mode & S_IWOTH;
+
+        if (st->st_uid != 0 && st->st_uid != trusted_uid) {
+                if (trusted_uid == 0)
+                        snprintf(why, why_size, "owned by uid %u, not root", (unsigned)st->st_uid);
+                else
+                        snprintf(why, why_size, "owned by uid %u, not root or uid %u",
+                                 (unsigned)st->st_uid, (unsigned)trusted_uid);
+                return false;
+        }
+        if (!g && !w)
+                return true;
+        snprintf(why, why_size, "writable by %s (mode %04o)",
+                 g && w ? "group and others"
+                 : g    ? "group"
+                        : "others",
+                 (unsigned)(st->st_mode & 07777));
+        return false;
+}

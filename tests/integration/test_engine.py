@@ -6,12 +6,16 @@ account of what it did. test_once.py walks the example estate step by
 step; here each scenario stands alone: a user added by dropping a file,
 a user removed while she has a running app, drift repaired, an unmanaged
 profile reported and left alone, the deletion guard, throttling and 5xx
-storms, SSO mode and kill -9 in the middle of a 200-user greenfield.
+storms, SSO mode and kill -9 in the middle of a 200-user greenfield;
+the Studio lifecycle config created, replaced when its script changes
+and detached when the manifest drops it; a profile and a space whose
+creation failed, deleted and created again.
 
 Two scenarios are expected failures because of one engine bug (tags
 applied with AddTags are never re-read, so the AddTags repeats every
 round): adoption with `adopt: true`, and domain tag drift repaired."""
 
+import base64
 import json
 import os
 import shutil
@@ -22,12 +26,13 @@ import tempfile
 import unittest
 import urllib.request
 
-from test_once import ACCOUNT, DOMAIN, SMSTUDIOD, SUMMARY_RE, diff_calls, mutating, role_arn
+from test_once import (ACCOUNT, DOMAIN, LIFECYCLE_SCRIPT, SMSTUDIOD, SUMMARY_RE, diff_calls,
+                       mutating, role_arn)
 
 SOURCE_ROOT = os.environ.get("SM_SOURCE_ROOT",
                              os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "emulator"))
-from emutest import Awsemu, wait_for  # noqa: E402
+from emutest import REGION, Awsemu, wait_for  # noqa: E402
 
 TAG = "smstudio:managed-by"
 
@@ -164,6 +169,13 @@ class EngineCase(unittest.TestCase):
 
     def tags(self, arn):
         return self.sagemaker()["tags"].get(arn, {})
+
+    def lifecycle_configs(self):
+        return {c["StudioLifecycleConfigName"]: c
+                for c in self.sagemaker()["studio_lifecycle_configs"].values()}
+
+    def patch(self, path, value):
+        self.admin("POST", "/_emu/patch", {"service": "sagemaker", "path": path, "value": value})
 
     def greenfield(self, *users):
         for u in users:
@@ -399,6 +411,155 @@ class EngineTest(EngineCase):
         self.assertGreater(sum(d["throttled"] for d in detail.values()), 0)
         self.assertGreater(sum(d["error"] for d in detail.values()), 0)
         self.assertEqual(len(self.sagemaker()["domains"]), 1)
+
+
+class LifecycleConfigTest(EngineCase):
+
+    def jupyterlab(self):
+        return self.domain()["DefaultUserSettings"].get("JupyterLabAppSettings", {})
+
+    def test_created_replaced_when_the_script_changes_and_detached(self):
+        script = os.path.join(self.dir, "idle-shutdown.sh")
+        shutil.copyfile(LIFECYCLE_SCRIPT, script)
+        with open(self.config, "a", encoding="utf-8") as f:
+            f.write("lifecycle_script: %s\n" % script)
+        self.write("00-domain.yaml", DOMAIN_YAML % {"auth": self.AUTH}
+                   + "server_lifecycle_name: studio-auto-shutdown\n")
+        used = self.greenfield("alice")
+        self.assertEqual(used.get("sagemaker:CreateStudioLifecycleConfig"), 1, used)
+        (old_name, old), = self.lifecycle_configs().items()
+        self.assertRegex(old_name, r"^studio-auto-shutdown-[0-9a-f]{8}$")
+        self.assertEqual(self.tags(old["StudioLifecycleConfigArn"]).get(TAG), "smstudio")
+        self.assertEqual(self.tags(old["StudioLifecycleConfigArn"]).get("team"), "mlops")
+        self.assertEqual(self.jupyterlab()["LifecycleConfigArns"], [old["StudioLifecycleConfigArn"]])
+        self.assertEqual(self.jupyterlab()["DefaultResourceSpec"]["LifecycleConfigArn"],
+                         old["StudioLifecycleConfigArn"])
+        self.assertConverged()
+
+        # A changed script is a new config: created, the domain moved onto
+        # it, then the old one deleted, never while the domain named it.
+        with open(script, "a", encoding="utf-8") as f:
+            f.write("# tuned\n")
+        before = self.admin("GET", "/_emu/calls?detail=1")
+        p, used = self.once_counted()
+        self.assertEqual(mutating(used), {"sagemaker:CreateStudioLifecycleConfig": 1,
+                                          "sagemaker:UpdateDomain": 1,
+                                          "sagemaker:DeleteStudioLifecycleConfig": 1}, p.stdout)
+        after = self.admin("GET", "/_emu/calls?detail=1")
+        op = "sagemaker:DeleteStudioLifecycleConfig"
+        self.assertEqual(after[op]["error"] - before.get(op, {}).get("error", 0), 0, after[op])
+        (new_name, new), = self.lifecycle_configs().items()
+        self.assertNotEqual(new_name, old_name)
+        self.assertTrue(new_name.startswith("studio-auto-shutdown-"))
+        with open(script, "rb") as f:
+            self.assertEqual(base64.b64decode(new["StudioLifecycleConfigContent"]), f.read())
+        self.assertEqual(self.jupyterlab()["LifecycleConfigArns"], [new["StudioLifecycleConfigArn"]])
+        self.assertEqual(self.jupyterlab()["DefaultResourceSpec"]["LifecycleConfigArn"],
+                         new["StudioLifecycleConfigArn"])
+        self.assertConverged()
+
+        # Unset: the domain's JupyterLab list emptied, as AWS documents
+        # detaching. The emulator merges DefaultResourceSpec, so the domain
+        # still names the config there, and it is kept, reported as in use.
+        self.write("00-domain.yaml", DOMAIN_YAML % {"auth": self.AUTH})
+        p, used = self.once_counted()
+        self.assertEqual(mutating(used), {"sagemaker:UpdateDomain": 1}, p.stdout)
+        self.assertEqual(self.jupyterlab()["LifecycleConfigArns"], [])
+        self.assertIn("! lifecycle-config/%s  waiting: ours and no longer wanted, but "
+                      "domain/mlops-studio still uses it" % new_name, p.stdout)
+        self.assertEqual(list(self.lifecycle_configs()), [new_name])
+        self.assertConverged()
+        # Once nothing names it, the next pass deletes it.
+        self.patch(["domains", self.domain()["DomainId"], "DefaultUserSettings",
+                    "JupyterLabAppSettings", "DefaultResourceSpec"], {})
+        p, used = self.once_counted()
+        self.assertEqual(mutating(used), {"sagemaker:DeleteStudioLifecycleConfig": 1}, p.stdout)
+        self.assertEqual(self.lifecycle_configs(), {})
+        self.assertConverged()
+
+    def test_missing_script_is_a_config_error_only_when_wanted(self):
+        with open(self.config, "a", encoding="utf-8") as f:
+            f.write("lifecycle_script: %s\n" % os.path.join(self.dir, "none.sh"))
+        self.greenfield("alice")
+        self.write("00-domain.yaml", DOMAIN_YAML % {"auth": self.AUTH}
+                   + "server_lifecycle_name: studio-auto-shutdown\n")
+        before = self.calls()
+        p = subprocess.run([SMSTUDIOD, "--once", "--config", self.config], capture_output=True,
+                           text=True, timeout=60, env=self.env())
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("lifecycle_script %s cannot be used" % os.path.join(self.dir, "none.sh"),
+                      p.stderr)
+        self.assertEqual(diff_calls(before, self.calls()), {})
+
+
+class FailedStateTest(EngineCase):
+
+    def test_failed_profile_and_space_are_deleted_and_created_again(self):
+        # carol has no space of her own: a failed profile with a space
+        # would only be reported (its space must go first).
+        self.write("carol.yaml", user_yaml("carol", extra="space: false\n"))
+        self.greenfield("alice")
+        domain_id = self.domain()["DomainId"]
+        for path, reason in ((["user_profiles", domain_id + "/carol"], "role not assumable"),
+                             (["spaces", domain_id + "/alice-JupyterLab-space"], "no capacity")):
+            self.patch(path + ["FailureReason"], reason)
+            self.patch(path + ["Status"], "Failed")
+        p, used = self.once_counted()
+        self.assertIn("user profile is Failed: role not assumable; deleting it to create it "
+                      "again", p.stdout)
+        self.assertIn("space is Failed: no capacity; deleting it", p.stdout)
+        self.assertEqual(mutating(used), {"sagemaker:DeleteUserProfile": 1,
+                                          "sagemaker:DeleteSpace": 1,
+                                          "sagemaker:CreateUserProfile": 1,
+                                          "sagemaker:CreateSpace": 1}, p.stdout)
+        self.assertIn(" 0 failures", p.stdout)
+        carol = self.profiles()["carol"]
+        space = self.spaces()["alice-JupyterLab-space"]
+        for obj in (carol, space):
+            self.assertEqual(obj["Status"], "InService")
+            self.assertNotIn("FailureReason", obj)
+        self.assertEqual(carol["UserSettings"]["ExecutionRole"], role_arn("data-scientist"))
+        self.assertEqual(self.tags(space["SpaceArn"]).get(TAG), "smstudio")
+        self.assertConverged()
+
+    def test_failed_profile_owning_a_space_is_reported_only(self):
+        self.greenfield("alice")
+        path = ["user_profiles", self.domain()["DomainId"] + "/alice"]
+        self.patch(path + ["FailureReason"], "role not assumable")
+        self.patch(path + ["Status"], "Failed")
+        p, used = self.once_counted(code=4)
+        self.assertIn("not recreated while it has apps or spaces", p.stdout)
+        self.assertEqual(mutating(used), {}, p.stdout)
+        self.assertEqual(self.profiles()["alice"]["Status"], "Failed")
+
+
+class RegionTest(EngineCase):
+
+    def test_region_from_instance_metadata_when_none_is_configured(self):
+        with open(self.config, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("region: us-east-1\n", text)
+        with open(self.config, "w", encoding="utf-8") as f:
+            f.write(text.replace("region: us-east-1\n", ""))
+        self.write("alice.yaml", user_yaml("alice"))
+
+        # Instance metadata turned off: nothing to go on, a config error.
+        p = subprocess.run([SMSTUDIOD, "--once", "--config", self.config], capture_output=True,
+                           text=True, timeout=60, env=self.env())
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("no AWS region configured", p.stderr)
+        self.assertEqual(mutating(self.calls()), {})
+
+        # The emulator serves IMDSv2 on its own port, as EC2 would.
+        env = self.env()
+        env.pop("AWS_EC2_METADATA_DISABLED")
+        env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = self.emu.url
+        p = subprocess.run([SMSTUDIOD, "--once", "--config", self.config], capture_output=True,
+                           text=True, timeout=180, env=env)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("AWS region %s, from EC2 instance metadata" % REGION, p.stderr)
+        self.assertIn(":%s:" % REGION, self.domain()["DomainArn"])
+        self.assertEqual(sorted(self.profiles()), ["alice"])
 
 
 class SsoTest(EngineCase):

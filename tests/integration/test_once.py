@@ -5,11 +5,11 @@ other, in order: a dry run on an empty account changes nothing; a pass
 converges the estate; a second pass makes no mutating call; drift made
 out of band is repaired; a removed user is offboarded; a broken manifest
 deletes nothing. Each step asserts the emulator's state and its call
-counters, never only the daemon's own account of what it did.
+counters, never only the daemon's own account of what it did. The estate
+includes the Studio lifecycle config of config/lifecycle/idle-shutdown.sh
+(server_lifecycle_name: studio-auto-shutdown)."""
 
-Not covered yet because the engine does not plan it: the Studio
-lifecycle config (no idle shutdown script ships)."""
-
+import base64
 import json
 import os
 import re
@@ -24,6 +24,7 @@ SMSTUDIOD = os.environ.get("SMSTUDIOD", "smstudiod")
 SOURCE_ROOT = os.environ.get("SM_SOURCE_ROOT",
                              os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = os.path.join(SOURCE_ROOT, "config", "smstudio.d")
+LIFECYCLE_SCRIPT = os.path.join(SOURCE_ROOT, "config", "lifecycle", "idle-shutdown.sh")
 sys.path.insert(0, os.path.join(SOURCE_ROOT, "tests", "emulator"))
 from emutest import Awsemu, wait_for  # noqa: E402
 from emutest import DEFAULT_AKID, DEFAULT_SECRET, REGION  # noqa: E402
@@ -73,7 +74,8 @@ class OnceTest(unittest.TestCase):
             f.write("region: us-east-1\n"
                     "manifest_dir: %s\n"
                     "state_dir: %s\n"
-                    "endpoints:\n" % (cls.mdir, cls.state))
+                    "lifecycle_script: %s\n"
+                    "endpoints:\n" % (cls.mdir, cls.state, os.path.abspath(LIFECYCLE_SCRIPT)))
             for service in ("sagemaker", "iam", "sts", "servicecatalog"):
                 f.write("  %s: %s\n" % (service, cls.emu.url))
 
@@ -102,6 +104,12 @@ class OnceTest(unittest.TestCase):
         return self.admin("GET", "/_emu/state")["services"]["iam"]["roles"]
 
     def once(self, *args):
+        p = self.once_with(self.config, *args)
+        if "--json" not in args:
+            self.assertRegex(p.stdout, SUMMARY_RE, p.stdout + p.stderr)
+        return p
+
+    def once_with(self, config, *args):
         env = dict(os.environ)
         env.update({
             "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
@@ -112,11 +120,8 @@ class OnceTest(unittest.TestCase):
         for var in ("AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
                     "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_SESSION_TOKEN"):
             env.pop(var, None)
-        p = subprocess.run([SMSTUDIOD, "--once", "--config", self.config] + list(args),
-                           capture_output=True, text=True, timeout=240, env=env)
-        if "--json" not in args:
-            self.assertRegex(p.stdout, SUMMARY_RE, p.stdout + p.stderr)
-        return p
+        return subprocess.run([SMSTUDIOD, "--once", "--config", config] + list(args),
+                              capture_output=True, text=True, timeout=240, env=env)
 
     def client(self, service):
         """A boto3 client on the emulator, to read back as a user would."""
@@ -217,6 +222,21 @@ class OnceTest(unittest.TestCase):
             "IdleSettings"]
         self.assertEqual(idle["IdleTimeoutInMinutes"], 120)
         self.assertOurs(d["DomainArn"])
+
+        # The idle shutdown script, as a content-addressed JupyterLab
+        # lifecycle config attached to the domain's JupyterLab apps.
+        lccs = self.sagemaker()["studio_lifecycle_configs"]
+        self.assertEqual(len(lccs), 1, lccs)
+        lcc = next(iter(lccs.values()))
+        self.assertRegex(lcc["StudioLifecycleConfigName"], r"^studio-auto-shutdown-[0-9a-f]{8}$")
+        self.assertEqual(lcc["StudioLifecycleConfigAppType"], "JupyterLab")
+        with open(LIFECYCLE_SCRIPT, "rb") as f:
+            self.assertEqual(base64.b64decode(lcc["StudioLifecycleConfigContent"]), f.read())
+        self.assertOurs(lcc["StudioLifecycleConfigArn"])
+        jl = d["DefaultUserSettings"]["JupyterLabAppSettings"]
+        self.assertEqual(jl["LifecycleConfigArns"], [lcc["StudioLifecycleConfigArn"]])
+        self.assertEqual(jl["DefaultResourceSpec"]["LifecycleConfigArn"],
+                         lcc["StudioLifecycleConfigArn"])
 
         for user, role in (("alice", "data-scientist"), ("bob", "lead-data-scientist")):
             prof = self.profile(user)
@@ -344,6 +364,20 @@ class OnceTest(unittest.TestCase):
         p = subprocess.run([SMSTUDIOD, "--once", "--config", bad + ".missing"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1)
+        # A domain wants a lifecycle config and the script is not there:
+        # a configuration error naming the key and the path, before any call.
+        with open(self.config, encoding="utf-8") as f:
+            text = f.read()
+        missing = os.path.join(self.tmp, "no-such-script.sh")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write(text.replace(os.path.abspath(LIFECYCLE_SCRIPT), missing))
+        before = self.calls()
+        p = self.once_with(bad)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("lifecycle_script %s cannot be used: No such file or directory" % missing,
+                      p.stderr)
+        self.assertIn("domain mlops-studio sets server_lifecycle_name", p.stderr)
+        self.assertEqual(diff_calls(before, self.calls()), {})
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ static const char default_json[] =
         " \"ca_bundle\": null, \"concurrency\": 8,"
         " \"retry\": {\"mode\": null, \"max_attempts\": null}, \"dry_run\": false,"
         " \"deletion_guard\": {\"max_count\": 5, \"max_share\": \"10%\"},"
-        " \"describe_sweep_every\": 12, \"log_level\": \"info\"}";
+        " \"describe_sweep_every\": 12, \"log_level\": \"info\","
+        " \"lifecycle_script\": \"/usr/share/smstudio/lifecycle/idle-shutdown.sh\"}";
 
 static char *read_all(const char *path)
 {
@@ -288,6 +289,7 @@ static const char full_yaml[] =
         "  max_count: 0\n"
         "  max_share: 0.025\n"
         "describe_sweep_every: 1\n"
+        "lifecycle_script: /opt/smstudio/idle.sh\n"
         "log_level: debug\n";
 
 START_TEST(test_every_key)
@@ -320,6 +322,7 @@ START_TEST(test_every_key)
         ck_assert_uint_eq(c->guard_max_share_bp, 250);
         ck_assert_uint_eq(c->describe_sweep_every, 1);
         ck_assert_int_eq(c->log_level, LOG_DEBUG);
+        ck_assert_str_eq(c->lifecycle_script, "/opt/smstudio/idle.sh");
         assert_config_json(
                 c, "{\"region\": \"eu-west-1\", \"profile\": \"smstudio-prod\","
                    " \"manifest_dir\": \"/srv/smstudio.d\","
@@ -333,7 +336,8 @@ START_TEST(test_every_key)
                    " \"ca_bundle\": \"/etc/ssl/corp-ca.pem\", \"concurrency\": 64,"
                    " \"retry\": {\"mode\": \"adaptive\", \"max_attempts\": 10}, \"dry_run\": true,"
                    " \"deletion_guard\": {\"max_count\": 0, \"max_share\": \"2.5%\"},"
-                   " \"describe_sweep_every\": 1, \"log_level\": \"debug\"}");
+                   " \"describe_sweep_every\": 1, \"log_level\": \"debug\","
+                   " \"lifecycle_script\": \"/opt/smstudio/idle.sh\"}");
         sm_daemon_config_free(c);
 }
 END_TEST
@@ -401,6 +405,8 @@ static const struct {
         {"state_dir: {a: b}\n", "t.yaml:1:12: state_dir must be a string, not a mapping\n"},
         {"ca_bundle: ca.pem\n",
          "t.yaml:1:12: ca_bundle must be an absolute path, not \"ca.pem\"\n"},
+        {"lifecycle_script: idle.sh\n",
+         "t.yaml:1:19: lifecycle_script must be an absolute path, not \"idle.sh\"\n"},
         {"socket: /run/x.sock\n", "t.yaml:1:9: socket must be a mapping, not a string\n"},
         {"socket:\n  path: run/x.sock\n",
          "t.yaml:2:9: socket.path must be an absolute path, not \"run/x.sock\"\n"},
@@ -688,6 +694,81 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* The lifecycle script as StudioLifecycleConfigContent: base64 of the
+ * bytes, and a sentence naming the key and the path when it cannot be. */
+START_TEST(test_lifecycle_script)
+{
+        _cleanup_free_ char *tmp = sm_test_tmpdir();
+        _cleanup_free_ char *path = NULL, *b64 = NULL, *error = NULL;
+        sm_daemon_config *c = NULL;
+        char *big;
+        FILE *f;
+
+        ck_assert_int_eq(sm_daemon_config_default(&c), 0);
+        ck_assert_str_eq(c->lifecycle_script, SM_DAEMON_DEFAULT_LIFECYCLE_SCRIPT);
+        ck_assert_int_gt(asprintf(&path, "%s/idle.sh", tmp), 0);
+        free(c->lifecycle_script);
+        c->lifecycle_script = strdup(path);
+
+        ck_assert_int_eq(sm_daemon_config_lifecycle_b64(c, &b64, &error), -ENOENT);
+        ck_assert_str_eq(error + strlen(error) - strlen("No such file or directory"),
+                         "No such file or directory");
+        ck_assert_ptr_nonnull(strstr(error, "lifecycle_script "));
+        ck_assert_ptr_nonnull(strstr(error, path));
+        free(error);
+        error = NULL;
+
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fclose(f);
+        ck_assert_int_eq(sm_daemon_config_lifecycle_b64(c, &b64, &error), -ENODATA);
+        ck_assert_ptr_nonnull(strstr(error, "it is empty"));
+        free(error);
+        error = NULL;
+
+        f = fopen(path, "w");
+        fputs("#!/bin/bash\necho hi\n", f);
+        fclose(f);
+        ck_assert_int_eq(sm_daemon_config_lifecycle_b64(c, &b64, &error), 0);
+        ck_assert_str_eq(b64, "IyEvYmluL2Jhc2gKZWNobyBoaQo=");
+        ck_assert_ptr_null(error);
+
+        /* 12288 bytes is 16384 base64 characters, AWS's limit; one more is refused. */
+        big = malloc(SM_DAEMON_LIFECYCLE_SCRIPT_MAX + 1);
+        memset(big, '#', SM_DAEMON_LIFECYCLE_SCRIPT_MAX + 1);
+        f = fopen(path, "w");
+        ck_assert_uint_eq(fwrite(big, 1, SM_DAEMON_LIFECYCLE_SCRIPT_MAX, f),
+                          SM_DAEMON_LIFECYCLE_SCRIPT_MAX);
+        fclose(f);
+        free(b64);
+        b64 = NULL;
+        ck_assert_int_eq(sm_daemon_config_lifecycle_b64(c, &b64, &error), 0);
+        ck_assert_uint_eq(strlen(b64), 16384);
+        f = fopen(path, "a");
+        fputc('#', f);
+        fclose(f);
+        free(b64);
+        b64 = NULL;
+        ck_assert_int_eq(sm_daemon_config_lifecycle_b64(c, &b64, &error), -EFBIG);
+        ck_assert_ptr_null(b64);
+        ck_assert_ptr_nonnull(strstr(error, "larger than 12288 bytes"));
+        free(error);
+        error = NULL;
+
+        /* The script runs in every user's app: trusted like the config. */
+        f = fopen(path, "w");
+        fputs("#!/bin/bash\necho hi\n", f);
+        fclose(f);
+        ck_assert_int_eq(chmod(path, 0646), 0);
+        ck_assert_int_eq(sm_daemon_config_lifecycle_b64(c, &b64, &error), -EPERM);
+        ck_assert_ptr_null(b64);
+        ck_assert_ptr_nonnull(strstr(error, "cannot be used: writable by others (mode 0646)"));
+        free(big);
+        sm_daemon_config_free(c);
+        sm_test_rm_rf(tmp);
+}
+END_TEST
+
 START_TEST(test_load_file)
 {
         _cleanup_free_ char *tmp = sm_test_tmpdir();
@@ -730,6 +811,20 @@ START_TEST(test_load_file)
         ck_assert_int_eq(sm_daemon_config_load(path, true, &c, &d), -EFBIG);
         ck_assert_uint_eq(d.n, 1);
         ck_assert_str_eq(d.items[0].message, "cannot read the daemon config: larger than 1 MiB");
+        sm_diags_done(&d);
+
+        /* Whoever can write the config owns the daemon: a group-writable
+         * one is refused, whatever it says. */
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("region: eu-central-1\n", f);
+        ck_assert_int_eq(fclose(f), 0);
+        ck_assert_int_eq(chmod(path, 0664), 0);
+        ck_assert_int_eq(sm_daemon_config_load(path, true, &c, &d), -EPERM);
+        ck_assert_uint_eq(d.n, 1);
+        ck_assert_str_eq(d.items[0].path, path);
+        ck_assert_str_eq(d.items[0].message,
+                         "refusing the daemon config: it is writable by group (mode 0664)");
         sm_diags_done(&d);
         sm_test_rm_rf(tmp);
 }
@@ -787,6 +882,7 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_shipped_file_is_the_defaults);
         tcase_add_test(tc, test_shipped_file_lists_every_key_with_its_default);
         tcase_add_test(tc, test_every_key);
+        tcase_add_test(tc, test_lifecycle_script);
         tcase_add_test(tc, test_man_page_examples_load);
         tcase_add_test(tc, test_null_and_empty_mean_default);
         tcase_add_test(tc, test_other_accepted_forms);

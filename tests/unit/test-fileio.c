@@ -78,6 +78,34 @@ START_TEST(test_missing_directory_fails_cleanly)
 }
 END_TEST
 
+START_TEST(test_trust_rule)
+{
+        struct stat st = {.st_uid = 0, .st_mode = S_IFREG | 0644};
+        char why[SM_TRUST_WHY_MAX];
+
+        ck_assert(sm_file_trusted(&st, 0, why, sizeof(why)));
+        st.st_uid = 1000;
+        ck_assert(sm_file_trusted(&st, 1000, why, sizeof(why)));
+        ck_assert(!sm_file_trusted(&st, 0, why, sizeof(why)));
+        ck_assert_str_eq(why, "owned by uid 1000, not root");
+        ck_assert(!sm_file_trusted(&st, 999, why, sizeof(why)));
+        ck_assert_str_eq(why, "owned by uid 1000, not root or uid 999");
+        st.st_uid = 0;
+        st.st_mode = S_IFREG | 0664;
+        ck_assert(!sm_file_trusted(&st, 0, why, sizeof(why)));
+        ck_assert_str_eq(why, "writable by group (mode 0664)");
+        st.st_mode = S_IFDIR | 01757;
+        ck_assert(!sm_file_trusted(&st, 0, why, sizeof(why)));
+        ck_assert_str_eq(why, "writable by others (mode 1757)");
+        st.st_mode = S_IFREG | 0666;
+        ck_assert(!sm_file_trusted(&st, 0, why, sizeof(why)));
+        ck_assert_str_eq(why, "writable by group and others (mode 0666)");
+        /* A short buffer truncates the reason, never the verdict. */
+        ck_assert(!sm_file_trusted(&st, 0, why, 4));
+        ck_assert_str_eq(why, "wri");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
         Suite *s = suite_create("fileio");
@@ -85,6 +113,7 @@ static Suite *make_suite(void)
 
         tcase_add_test(tc, test_write_replace_and_mode);
         tcase_add_test(tc, test_missing_directory_fails_cleanly);
+        tcase_add_test(tc, test_trust_rule);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -110,7 +110,6 @@ static sm_plan_policy policy(void)
                 .load_complete = true,
                 .guard_max_count = 5,
                 .guard_max_share_bp = 1000,
-                .lifecycle_config_base = "studio-auto-shutdown",
                 .lifecycle_content_b64 = "IyEvYmluL2Jhc2gKZWNobyBoaQo=",
         };
 }
@@ -225,6 +224,14 @@ static sm_observed_role *role_of(sm_observed *o, const char *name)
         return NULL;
 }
 
+static const sm_inline_policy *inline_find_test(const sm_observed_role *r, const char *name)
+{
+        for (size_t i = 0; i < r->n_inline; i++)
+                if (strcmp(r->inline_policies[i].name, name) == 0)
+                        return &r->inline_policies[i];
+        return NULL;
+}
+
 static sm_observed_resource *res_by(sm_observed *o, const char *arn)
 {
         for (size_t i = 0; i < o->n_resources; i++)
@@ -312,6 +319,48 @@ static bool principal_has(const sm_observed *o, const char *arn)
 }
 
 #define PORTFOLIO_ID "port-abcdefghijklm"
+
+static void res_remove(sm_observed *o, sm_observed_resource *r)
+{
+        size_t i = (size_t)(r - o->resources);
+
+        sm_observed_resource_done(r);
+        memmove(&o->resources[i], &o->resources[i + 1],
+                (o->n_resources - i - 1) * sizeof(sm_observed_resource));
+        o->n_resources--;
+}
+
+/* The resource an Update* or Delete* call names. */
+static sm_observed_resource *res_named(sm_observed *o, const json_t *p)
+{
+        static const struct {
+                const char *key;
+                sm_resource_kind kind;
+        } keys[] = {
+                {"UserProfileName", SM_RESOURCE_USER_PROFILE},
+                {"SpaceName", SM_RESOURCE_SPACE},
+                {"TrackingServerName", SM_RESOURCE_MLFLOW},
+                {"StudioLifecycleConfigName", SM_RESOURCE_LIFECYCLE_CONFIG},
+        };
+        const char *id = json_string_value(json_object_get(p, "DomainId"));
+
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                const char *name = json_string_value(json_object_get(p, keys[i].key));
+                sm_observed_resource *r;
+
+                if (!name)
+                        continue;
+                r = res_find(o, keys[i].kind, name);
+                ck_assert_ptr_nonnull(r);
+                return r;
+        }
+        for (size_t i = 0; id && i < o->n_resources; i++)
+                if (o->resources[i].kind == SM_RESOURCE_DOMAIN &&
+                    strcmp(o->resources[i].domain_id, id) == 0)
+                        return &o->resources[i];
+        ck_abort_msg("no resource named in the call");
+        return NULL;
+}
 
 static void apply_one(sm_observed *o, const sm_action *a)
 {
@@ -403,6 +452,24 @@ static void apply_one(sm_observed *o, const sm_action *a)
 
                 tags_add_json(&r->tags, json_object_get(p, "Tags"));
                 r->owner = sm_ownership_of(&r->tags, INSTANCE);
+        } else if (a->service == SM_SERVICE_SAGEMAKER && strncmp(op, "Update", 6) == 0) {
+                /* Top-level members replace what was there (a simplification
+                 * of AWS's merge, enough for the planner's requests). */
+                sm_observed_resource *r = res_named(o, p);
+                const char *key;
+                json_t *v;
+
+                json_object_foreach((json_t *)p, key, v)
+                {
+                        if (strcmp(key, "DomainSettingsForUpdate") == 0)
+                                key = "DomainSettings";
+                        json_object_set_new(r->describe, key, json_deep_copy(v));
+                }
+                free(r->status);
+                r->status = strdup(r->kind == SM_RESOURCE_MLFLOW ? "Updated" : "InService");
+        } else if (a->service == SM_SERVICE_SAGEMAKER && strncmp(op, "Delete", 6) == 0 &&
+                   strcmp(op, "DeleteTags") != 0) {
+                res_remove(o, res_named(o, p));
         } else if (strcmp(op, "EnableSagemakerServicecatalogPortfolio") == 0) {
                 /* SageMaker shares and accepts its portfolio on enabling. */
                 o->portfolio.enabled = true;
@@ -814,7 +881,6 @@ START_TEST(test_deletion_guard)
         sm_observed *o;
         sm_plan *p;
 
-        pol.lifecycle_config_base = NULL;
         o = converge(all, &pol);
         p = plan_of(few, o, &pol);
         ck_assert_uint_eq(p->n_actions, 0);
@@ -875,34 +941,276 @@ START_TEST(test_incomplete_read_blocks_creates)
 }
 END_TEST
 
-START_TEST(test_failed_status)
+static void set_status(sm_observed_resource *r, const char *status, const char *reason)
+{
+        free(r->status);
+        r->status = strdup(status);
+        if (reason)
+                json_object_set_new(r->describe, "FailureReason", json_string(reason));
+}
+
+/* Failed (create failed): ours is deleted, then created again the next
+ * round; a foreign one is only reported. */
+START_TEST(test_failed_profile_and_space_recreated)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        sm_observed_resource *u = res_find(o, SM_RESOURCE_USER_PROFILE, "bob");
+        const sm_action *del;
+        const sm_finding *f;
+        sm_buf text = {0};
+        sm_plan *p;
+
+        /* bob owns a space: his profile is not recreated under it. */
+        set_status(u, "Failed", "role not assumable");
+        p = plan_of(d, o, &pol);
+        f = finding(p, "user-profile/mlops-studio/bob");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "role not assumable"));
+        ck_assert_ptr_nonnull(strstr(f->message, "not recreated while it has apps or spaces"));
+        ck_assert_uint_eq(p->n_actions, 0);
+        sm_plan_free(p);
+
+        /* Without the space (its own create failed too): both go, then come back. */
+        res_remove(o, res_find(o, SM_RESOURCE_SPACE, "bob-JupyterLab-space"));
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 1);
+        del = action(p, "DeleteUserProfile", "user-profile/mlops-studio/bob", NULL);
+        ck_assert_ptr_nonnull(del);
+        ck_assert_str_eq(del->settle_statuses[0], "Deleted");
+        assert_settle_probes(p);
+        f = finding(p, "user-profile/mlops-studio/bob");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "role not assumable; deleting it to create it"));
+        ck_assert_int_eq(sm_plan_format(p, &text), 0);
+        ck_assert_ptr_nonnull(strstr(text.data, "- user-profile/mlops-studio/bob  delete  "
+                                                "DeleteUserProfile\n"));
+        sm_buf_done(&text);
+        apply(o, p);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_ptr_nonnull(
+                action(p, "CreateUserProfile", "user-profile/mlops-studio/bob", NULL));
+        ck_assert_ptr_nonnull(
+                action(p, "CreateSpace", "space/mlops-studio/bob-JupyterLab-space", NULL));
+        apply(o, p);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        sm_plan_free(p);
+
+        /* A space of ours that failed: deleted; a foreign one: reported. */
+        set_status(res_find(o, SM_RESOURCE_SPACE, "alice-JupyterLab-space"), "Failed", "capacity");
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 1);
+        ck_assert_ptr_nonnull(
+                action(p, "DeleteSpace", "space/mlops-studio/alice-JupyterLab-space", NULL));
+        sm_plan_free(p);
+        u = res_find(o, SM_RESOURCE_SPACE, "alice-JupyterLab-space");
+        u->owner = SM_OWNER_NONE;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        f = finding(p, "space/mlops-studio/alice-JupyterLab-space");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "not ours: left alone"));
+        sm_plan_free(p);
+
+        /* Updating is a wait, not a failure. */
+        u->owner = SM_OWNER_US;
+        set_status(u, "Updating", NULL);
+        p = plan_of(d, o, &pol);
+        ck_assert_int_eq(finding(p, "space/mlops-studio/alice-JupyterLab-space")->kind,
+                         SM_FINDING_WAITING);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+/* Update_Failed: the desired settings once more, once per manifest
+ * version, remembered by a tag on the resource. */
+START_TEST(test_update_failed_retried_once)
 {
         sm_plan_policy pol = policy();
         sm_desired *d = estate(true);
         sm_observed *o = converge(d, &pol);
         sm_observed_resource *u = res_find(o, SM_RESOURCE_USER_PROFILE, "alice");
-        sm_buf text = {0};
+        const sm_action *tag, *upd;
+        size_t i_tag;
+        const sm_finding *f;
+        const char *fp;
+        sm_plan *p;
+
+        /* Nothing differs: nothing to retry. */
+        set_status(u, "Update_Failed", "throttled");
+        json_object_set_new(json_object_get(u->describe, "UserSettings"), "SecurityGroups",
+                            json_pack("[s]", "sg-0123"));
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        f = finding(p, "user-profile/mlops-studio/alice");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "nothing to retry"));
+        /* A profile whose update failed still carries its space. */
+        ck_assert_int_eq(finding(p, "space/mlops-studio/alice-JupyterLab-space")->kind,
+                         SM_FINDING_IN_SYNC);
+        sm_plan_free(p);
+
+        json_object_set_new(json_object_get(u->describe, "UserSettings"), "ExecutionRole",
+                            json_string("arn:aws:iam::" ACCOUNT ":role/other"));
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 2);
+        tag = action(p, "AddTags", "user-profile/mlops-studio/alice", &i_tag);
+        upd = action(p, "UpdateUserProfile", "user-profile/mlops-studio/alice", NULL);
+        ck_assert_ptr_nonnull(tag);
+        ck_assert_ptr_nonnull(upd);
+        ck_assert(has_dep(upd, i_tag));
+        fp = json_string_value(
+                json_object_get(json_array_get(json_object_get(tag->params, "Tags"), 0), "Value"));
+        ck_assert_uint_eq(strlen(fp), 16);
+        f = finding(p, "user-profile/mlops-studio/alice");
+        ck_assert_int_eq(f->kind, SM_FINDING_CHANGE);
+        ck_assert_ptr_nonnull(strstr(f->message, "Update_Failed: throttled"));
+        /* The update fails again: only the tag sticks. */
+        apply_one(o, tag);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        f = finding(p, "user-profile/mlops-studio/alice");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "retried once already"));
+        sm_plan_free(p);
+
+        /* A changed manifest earns another try; the marker is never drift. */
+        for (size_t i = 0; i < d->n_users; i++)
+                if (strcmp(d->users[i].name, "alice") == 0)
+                        d->users[i].group = SM_GROUP_LEAD;
+        p = plan_of(d, o, &pol);
+        ck_assert_ptr_nonnull(
+                action(p, "UpdateUserProfile", "user-profile/mlops-studio/alice", NULL));
+        sm_plan_free(p);
+        set_status(u, "InService", NULL);
+        p = plan_of(d, o, &pol);
+        ck_assert_ptr_null(action(p, "DeleteTags", NULL, NULL));
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+/* Delete_Failed: a resource still desired is reported; one being torn
+ * down is deleted again with AWS's reason in the finding. */
+START_TEST(test_delete_failed)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true), *without = estate(false);
+        sm_observed *o = converge(d, &pol);
         const sm_finding *f;
         sm_plan *p;
 
-        free(u->status);
-        u->status = strdup("Failed");
-        json_object_set_new(u->describe, "FailureReason", json_string("role not assumable"));
+        res_remove(o, res_find(o, SM_RESOURCE_SPACE, "alice-JupyterLab-space"));
+        set_status(res_find(o, SM_RESOURCE_USER_PROFILE, "alice"), "Delete_Failed", "EFS busy");
         p = plan_of(d, o, &pol);
         f = finding(p, "user-profile/mlops-studio/alice");
         ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
-        ck_assert_ptr_nonnull(strstr(f->message, "role not assumable"));
-        ck_assert_uint_eq(p->n_actions, 0);
-        ck_assert_int_eq(sm_plan_format(p, &text), 0);
-        ck_assert_str_eq(text.data, "! user-profile/mlops-studio/alice  failed: user profile is "
-                                    "Failed: role not assumable\n");
-        sm_buf_done(&text);
+        ck_assert_ptr_nonnull(strstr(f->message, "Delete_Failed: EFS busy"));
+        ck_assert_ptr_null(action(p, "DeleteUserProfile", NULL, NULL));
         sm_plan_free(p);
 
-        free(u->status);
-        u->status = strdup("Updating");
+        p = plan_of(without, o, &pol);
+        ck_assert_ptr_nonnull(
+                action(p, "DeleteUserProfile", "user-profile/mlops-studio/alice", NULL));
+        f = finding(p, "user-profile/mlops-studio/alice");
+        ck_assert_int_eq(f->kind, SM_FINDING_CHANGE);
+        ck_assert_ptr_nonnull(strstr(f->message, "Delete_Failed: EFS busy; deleting again"));
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+        sm_desired_free(without);
+}
+END_TEST
+
+/* A domain is never deleted, replaced or retried; after a failed update
+ * its children still go on. */
+START_TEST(test_failed_domain_reported_only)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        sm_observed_resource *dom = res_find(o, SM_RESOURCE_DOMAIN, "mlops-studio");
+        const sm_finding *f;
+        sm_plan *p;
+
+        res_remove(o, res_find(o, SM_RESOURCE_USER_PROFILE, "alice"));
+        json_object_set_new(json_object_get(dom->describe, "DefaultUserSettings"), "ExecutionRole",
+                            json_string("arn:aws:iam::111122223333:role/other"));
+        set_status(dom = res_find(o, SM_RESOURCE_DOMAIN, "mlops-studio"), "Update_Failed",
+                   "subnet gone");
         p = plan_of(d, o, &pol);
-        ck_assert_int_eq(finding(p, "user-profile/mlops-studio/alice")->kind, SM_FINDING_WAITING);
+        f = finding(p, "domain/mlops-studio");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "subnet gone"));
+        ck_assert_ptr_null(action(p, "UpdateDomain", NULL, NULL));
+        ck_assert_ptr_null(action(p, "AddTags", NULL, NULL));
+        ck_assert_ptr_nonnull(
+                action(p, "CreateUserProfile", "user-profile/mlops-studio/alice", NULL));
+        sm_plan_free(p);
+
+        set_status(dom, "Failed", "no VPC");
+        p = plan_of(d, o, &pol);
+        ck_assert_int_eq(finding(p, "domain/mlops-studio")->kind, SM_FINDING_FAILED);
+        ck_assert_int_eq(finding(p, "user-profile/mlops-studio/alice")->kind, SM_FINDING_BLOCKED);
+        ck_assert_ptr_null(action(p, "DeleteDomain", NULL, NULL));
+        ck_assert_ptr_null(action(p, "CreateDomain", NULL, NULL));
+        ck_assert_ptr_null(action(p, "CreateUserProfile", NULL, NULL));
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+/* MLflow: CreateFailed reported with its hint (not recreated),
+ * UpdateFailed retried once, Creating past the limit reported stuck. */
+START_TEST(test_failed_mlflow)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        sm_observed_resource *m = res_find(o, SM_RESOURCE_MLFLOW, "mlflow");
+        const sm_finding *f;
+        sm_plan *p;
+
+        set_status(m, "CreateFailed", "bucket denied");
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        f = finding(p, "mlflow/mlflow");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "bucket denied"));
+        ck_assert_ptr_nonnull(strstr(f->message, "not recreated automatically"));
+        sm_plan_free(p);
+
+        set_status(m, "UpdateFailed", NULL);
+        json_object_set_new(m->describe, "TrackingServerSize", json_string("Large"));
+        p = plan_of(d, o, &pol);
+        ck_assert_ptr_nonnull(action(p, "AddTags", "mlflow/mlflow", NULL));
+        ck_assert_ptr_nonnull(action(p, "UpdateMlflowTrackingServer", "mlflow/mlflow", NULL));
+        sm_plan_free(p);
+
+        set_status(m, "Creating", NULL);
+        m->last_modified = 1000000.0;
+        p = plan_of(d, o, &pol);
+        ck_assert_int_eq(finding(p, "mlflow/mlflow")->kind, SM_FINDING_WAITING);
+        sm_plan_free(p);
+        pol.now = m->last_modified + 30 * 60;
+        p = plan_of(d, o, &pol);
+        ck_assert_int_eq(finding(p, "mlflow/mlflow")->kind, SM_FINDING_WAITING);
+        sm_plan_free(p);
+        pol.now = m->last_modified + 61 * 60;
+        p = plan_of(d, o, &pol);
+        f = finding(p, "mlflow/mlflow");
+        ck_assert_int_eq(f->kind, SM_FINDING_FAILED);
+        ck_assert_ptr_nonnull(strstr(f->message, "Creating for 61 minutes"));
+        ck_assert_uint_eq(p->n_actions, 0);
         sm_plan_free(p);
         sm_observed_free(o);
         sm_desired_free(d);
@@ -1174,14 +1482,18 @@ START_TEST(test_ours_not_desired_reported)
         add_resource(o, SM_RESOURCE_LIFECYCLE_CONFIG, "studio-auto-shutdown-00000000", NULL,
                      "arn:aws:sagemaker:eu-west-1:111122223333:studio-lifecycle-config/old",
                      "InService", params);
+        add_resource(o, SM_RESOURCE_DOMAIN, "old-domain", "d-old",
+                     "arn:aws:sagemaker:eu-west-1:111122223333:domain/d-old", "InService", params);
         json_decref(params);
         sm_observed_sort(o);
         p = plan_of(d, o, &pol);
-        ck_assert_uint_eq(p->n_actions, 0);
-        ck_assert_uint_eq(p->n_findings, 13);
+        /* An old lifecycle config of ours nothing uses goes; a domain never. */
+        ck_assert_uint_eq(p->n_actions, 1);
+        ck_assert_ptr_nonnull(action(p, "DeleteStudioLifecycleConfig",
+                                     "lifecycle-config/studio-auto-shutdown-00000000", NULL));
+        ck_assert_uint_eq(p->n_findings, 14);
         ck_assert_ptr_nonnull(
-                strstr(finding(p, "lifecycle-config/studio-auto-shutdown-00000000")->message,
-                       "left alone"));
+                strstr(finding(p, "domain/old-domain")->message, "a pass never deletes a domain"));
         sm_plan_free(p);
         sm_observed_free(o);
         sm_desired_free(d);
@@ -1285,27 +1597,227 @@ START_TEST(test_foreign_role)
 }
 END_TEST
 
+static size_t count_kind(const sm_observed *o, sm_resource_kind k)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < o->n_resources; i++)
+                n += o->resources[i].kind == k;
+        return n;
+}
+
+/* Changed content: a new config, the domain moved onto it, and the old one
+ * deleted the round after, once the domain no longer names it. */
 START_TEST(test_lifecycle_content_changed)
 {
         sm_plan_policy pol = policy();
         sm_desired *d = estate(true);
         sm_observed *o = converge(d, &pol);
-        const sm_action *upd;
+        const sm_action *upd, *del;
+        _cleanup_free_ char *old = NULL, *new = NULL;
         size_t i_lcc;
+        json_t *jl;
         sm_plan *p;
 
+        ck_assert_int_eq(
+                sm_lifecycle_config_name("studio-auto-shutdown", pol.lifecycle_content_b64, &old),
+                0);
+        ck_assert_ptr_nonnull(res_find(o, SM_RESOURCE_LIFECYCLE_CONFIG, old));
         pol.lifecycle_content_b64 = "IyEvYmluL2Jhc2gKZWNobyBieWUK";
+        ck_assert_int_eq(
+                sm_lifecycle_config_name("studio-auto-shutdown", pol.lifecycle_content_b64, &new),
+                0);
         p = plan_of(d, o, &pol);
         ck_assert_uint_eq(p->n_actions, 2);
         ck_assert_ptr_nonnull(action(p, "CreateStudioLifecycleConfig", NULL, &i_lcc));
+        ck_assert_str_eq(json_string_value(json_object_get(p->actions[i_lcc].params,
+                                                           "StudioLifecycleConfigName")),
+                         new);
         upd = action(p, "UpdateDomain", "domain/mlops-studio", NULL);
         ck_assert_ptr_nonnull(upd);
         ck_assert(has_dep(upd, i_lcc));
         /* Restricted to what changed: no SubnetIds while apps may run. */
         ck_assert_ptr_null(json_object_get(upd->params, "SubnetIds"));
-        ck_assert_ptr_nonnull(json_object_get(upd->params, "DefaultUserSettings"));
+        jl = path_get(upd->params, "DefaultUserSettings.JupyterLabAppSettings");
+        ck_assert_ptr_nonnull(strstr(
+                json_string_value(json_array_get(json_object_get(jl, "LifecycleConfigArns"), 0)),
+                new));
         ck_assert_str_eq(json_string_value(json_object_get(upd->params, "DomainId")),
                          "d-mlops-studio");
+        /* Still attached this round: the old one waits. */
+        ck_assert_ptr_null(action(p, "DeleteStudioLifecycleConfig", NULL, NULL));
+        apply(o, p);
+        sm_plan_free(p);
+
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 1);
+        del = action(p, "DeleteStudioLifecycleConfig", NULL, NULL);
+        ck_assert_ptr_nonnull(del);
+        ck_assert_str_eq(
+                json_string_value(json_object_get(del->params, "StudioLifecycleConfigName")), old);
+        ck_assert_ptr_null(del->settle_statuses);
+        apply(o, p);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        ck_assert_uint_eq(count_kind(o, SM_RESOURCE_LIFECYCLE_CONFIG), 1);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+/* Never one still in use: a live app started with the old config holds
+ * it; a foreign one is never deleted; a failed manifest load holds it. */
+START_TEST(test_lifecycle_old_config_in_use)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        const sm_observed_resource *lcc = NULL;
+        sm_observed_resource app = {
+                .kind = SM_RESOURCE_APP,
+                .name = strdup("default"),
+                .domain_id = strdup("d-mlops-studio"),
+                .status = strdup("InService"),
+                .app_space = strdup("alice-JupyterLab-space"),
+                .app_type = strdup("JupyterLab"),
+        };
+        const sm_finding *f;
+        char name[64];
+        sm_plan *p;
+
+        for (size_t i = 0; i < o->n_resources; i++)
+                if (o->resources[i].kind == SM_RESOURCE_LIFECYCLE_CONFIG)
+                        lcc = &o->resources[i];
+        ck_assert_ptr_nonnull(lcc);
+        snprintf(name, sizeof(name), "lifecycle-config/%s", lcc->name);
+        app.describe = json_pack("{s:{s:s}}", "ResourceSpec", "LifecycleConfigArn", lcc->arn);
+        ck_assert_int_eq(sm_observed_add_resource(o, &app), 0);
+        sm_observed_sort(o);
+        pol.lifecycle_content_b64 = "IyEvYmluL2Jhc2gKZWNobyBieWUK";
+        p = plan_of(d, o, &pol);
+        apply(o, p);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        f = finding(p, name);
+        ck_assert_int_eq(f->kind, SM_FINDING_WAITING);
+        ck_assert_ptr_nonnull(strstr(f->message, "app/default still uses it"));
+        sm_plan_free(p);
+
+        /* The app stopped; a failed load still deletes nothing. */
+        set_status(res_find(o, SM_RESOURCE_APP, "default"), "Deleted", NULL);
+        pol.load_complete = false;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        ck_assert_int_eq(finding(p, name)->kind, SM_FINDING_DELETION_GUARDED);
+        sm_plan_free(p);
+        pol.load_complete = true;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DeleteStudioLifecycleConfig"), 1);
+        sm_plan_free(p);
+        res_find(o, SM_RESOURCE_LIFECYCLE_CONFIG, name + strlen("lifecycle-config/"))->owner =
+                SM_OWNER_NONE;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DeleteStudioLifecycleConfig"), 0);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+/* Unset server_lifecycle_name: the domain's list emptied, then ours
+ * deleted. */
+START_TEST(test_lifecycle_unset)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        const sm_action *upd;
+        json_t *arns;
+        sm_plan *p;
+
+        free(d->domains[0].server_lifecycle_name);
+        d->domains[0].server_lifecycle_name = NULL;
+        d->domains[0].set &= ~(UINT64_C(1) << SM_DOMAIN_SERVER_LIFECYCLE_NAME);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 1);
+        upd = action(p, "UpdateDomain", "domain/mlops-studio", NULL);
+        ck_assert_ptr_nonnull(upd);
+        arns = path_get(upd->params,
+                        "DefaultUserSettings.JupyterLabAppSettings.LifecycleConfigArns");
+        ck_assert(json_is_array(arns));
+        ck_assert_uint_eq(json_array_size(arns), 0);
+        apply(o, p);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 1);
+        ck_assert_ptr_nonnull(action(p, "DeleteStudioLifecycleConfig", NULL, NULL));
+        apply(o, p);
+        sm_plan_free(p);
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(p->n_actions, 0);
+        ck_assert_uint_eq(count_kind(o, SM_RESOURCE_LIFECYCLE_CONFIG), 0);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
+/* The base name is per domain, the content global: two domains naming the
+ * same base share one config, a domain without one gets an empty list,
+ * and no script at all makes the domain that wants one invalid. */
+START_TEST(test_lifecycle_per_domain)
+{
+        static const char other[] = "kind: Domain\nname: other\nvpc_id: vpc-0a1b2c3d4e5f60718\n"
+                                    "subnet_ids:\n  - subnet-0123456789abcdef0\n"
+                                    "server_lifecycle_name: studio-auto-shutdown\n";
+        static const char plain[] = "kind: Domain\nname: plain\nvpc_id: vpc-0a1b2c3d4e5f60718\n"
+                                    "subnet_ids:\n  - subnet-0123456789abcdef0\n";
+        const char *docs[3] = {estate_domain, other, plain};
+        sm_plan_policy pol = policy();
+        sm_desired *d = build(docs, 3);
+        sm_observed *o = sm_observed_new();
+        const sm_action *lcc, *cd;
+        size_t i_lcc;
+        json_t *arns;
+        sm_plan *p;
+
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "CreateStudioLifecycleConfig"), 1);
+        lcc = action(p, "CreateStudioLifecycleConfig", NULL, &i_lcc);
+        ck_assert_str_eq(
+                json_string_value(json_object_get(lcc->params, "StudioLifecycleConfigAppType")),
+                "JupyterLab");
+        /* Tagged like the domain that wants it first. */
+        ck_assert_str_eq(json_string_value(json_object_get(
+                                 json_array_get(json_object_get(lcc->params, "Tags"), 0), "Key")),
+                         "smstudio:managed-by");
+        ck_assert_uint_eq(json_array_size(json_object_get(lcc->params, "Tags")), 3);
+        cd = action(p, "CreateDomain", "domain/other", NULL);
+        ck_assert(has_dep(cd, i_lcc));
+        ck_assert_uint_eq(json_array_size(path_get(
+                                  cd->params,
+                                  "DefaultUserSettings.JupyterLabAppSettings.LifecycleConfigArns")),
+                          1);
+        cd = action(p, "CreateDomain", "domain/plain", NULL);
+        arns = path_get(cd->params,
+                        "DefaultUserSettings.JupyterLabAppSettings.LifecycleConfigArns");
+        ck_assert(json_is_array(arns));
+        ck_assert_uint_eq(json_array_size(arns), 0);
+        ck_assert_uint_eq(cd->n_deps > 0, 1);
+        for (size_t i = 0; i < cd->n_deps; i++)
+                ck_assert_uint_ne(cd->deps[i], i_lcc);
+        sm_plan_free(p);
+
+        pol.lifecycle_content_b64 = NULL;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "CreateStudioLifecycleConfig"), 0);
+        ck_assert_int_eq(finding(p, "lifecycle-config/studio-auto-shutdown")->kind,
+                         SM_FINDING_INVALID);
+        ck_assert_ptr_null(action(p, "CreateDomain", "domain/other", NULL));
+        ck_assert_ptr_nonnull(action(p, "CreateDomain", "domain/plain", NULL));
         sm_plan_free(p);
         sm_observed_free(o);
         sm_desired_free(d);
@@ -1330,6 +1842,29 @@ START_TEST(test_bad_input)
 }
 END_TEST
 
+/* A pass that cannot list the domains cannot build the isolation deny (it
+ * names the domain id): the deny already on the roles stays. */
+START_TEST(test_isolation_kept_when_domains_unread)
+{
+        sm_plan_policy pol = policy();
+        sm_desired *d = estate(true);
+        sm_observed *o = converge(d, &pol);
+        sm_plan *p;
+
+        ck_assert_ptr_nonnull(inline_find_test(role_of(o, "mlops-studio.data-scientist"),
+                                               SM_ROLE_POLICY_ISOLATION));
+        res_remove(o, res_find(o, SM_RESOURCE_DOMAIN, "mlops-studio"));
+        o->incomplete[SM_RESOURCE_DOMAIN] = true;
+        p = plan_of(d, o, &pol);
+        ck_assert_uint_eq(count_op(p, "DeleteRolePolicy"), 0);
+        ck_assert_uint_eq(count_op(p, "PutRolePolicy"), 0);
+        ck_assert_int_eq(finding(p, "role/mlops-studio.data-scientist")->kind, SM_FINDING_IN_SYNC);
+        sm_plan_free(p);
+        sm_observed_free(o);
+        sm_desired_free(d);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
         Suite *s = suite_create("plan");
@@ -1345,7 +1880,11 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_user_removed_teardown);
         tcase_add_test(tc, test_deletion_guard);
         tcase_add_test(tc, test_incomplete_read_blocks_creates);
-        tcase_add_test(tc, test_failed_status);
+        tcase_add_test(tc, test_failed_profile_and_space_recreated);
+        tcase_add_test(tc, test_update_failed_retried_once);
+        tcase_add_test(tc, test_delete_failed);
+        tcase_add_test(tc, test_failed_domain_reported_only);
+        tcase_add_test(tc, test_failed_mlflow);
         tcase_add_test(tc, test_mlflow_disabled_deletes_server_then_role);
         tcase_add_test(tc, test_projects_greenfield);
         tcase_add_test(tc, test_projects_blocked);
@@ -1358,6 +1897,10 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_role_tags_add_and_remove);
         tcase_add_test(tc, test_foreign_role);
         tcase_add_test(tc, test_lifecycle_content_changed);
+        tcase_add_test(tc, test_lifecycle_old_config_in_use);
+        tcase_add_test(tc, test_lifecycle_unset);
+        tcase_add_test(tc, test_lifecycle_per_domain);
+        tcase_add_test(tc, test_isolation_kept_when_domains_unread);
         tcase_add_test(tc, test_bad_input);
         suite_add_tcase(s, tc);
         return s;

@@ -132,7 +132,8 @@ START_TEST(test_create_domain_estate)
                             "  \"JupyterLabAppSettings\": {\"AppLifecycleManagement\": {"
                             "   \"IdleSettings\": {\"LifecycleManagement\": \"ENABLED\","
                             "    \"IdleTimeoutInMinutes\": 120, \"MinIdleTimeoutInMinutes\": 60,"
-                            "    \"MaxIdleTimeoutInMinutes\": 480}}}},"
+                            "    \"MaxIdleTimeoutInMinutes\": 480}},"
+                            "   \"LifecycleConfigArns\": []}},"
                             " \"DomainSettings\": {\"DockerSettings\": "
                             "  {\"EnableDockerAccess\": \"ENABLED\"}},"
                             " \"SubnetIds\": [\"subnet-0123456789abcdef0\","
@@ -201,7 +202,8 @@ START_TEST(test_domain_minimal_and_optional)
         assert_json_eq(req,
                        "{\"DomainName\": \"small\", \"AuthMode\": \"IAM\","
                        " \"DefaultUserSettings\": {\"ExecutionRole\": "
-                       "  \"arn:aws:iam::111122223333:role/studio\"},"
+                       "  \"arn:aws:iam::111122223333:role/studio\","
+                       "  \"JupyterLabAppSettings\": {\"LifecycleConfigArns\": []}},"
                        " \"SubnetIds\": [\"subnet-0a1b2c3d\"], \"VpcId\": \"vpc-0a1b2c3d\","
                        " \"AppNetworkAccessType\": \"VpcOnly\","
                        " \"Tags\": [{\"Key\": \"smstudio:managed-by\", \"Value\": \"prod\"}]}");
@@ -222,7 +224,8 @@ START_TEST(test_domain_minimal_and_optional)
                        "{\"ExecutionRole\": \"arn:aws:iam::111122223333:role/studio\","
                        " \"SecurityGroups\": [\"sg-0a1b2c3d\"],"
                        " \"JupyterLabAppSettings\": {\"CustomImages\": [{\"AppImageConfigName\":"
-                       "  \"echo-kernel-app-config\", \"ImageName\": \"echo\"}]},"
+                       "  \"echo-kernel-app-config\", \"ImageName\": \"echo\"}],"
+                       "  \"LifecycleConfigArns\": []},"
                        " \"KernelGatewayAppSettings\": {\"CustomImages\": [{\"AppImageConfigName\":"
                        "  \"echo-kernel-app-config\", \"ImageName\": \"echo\"}]}}");
         assert_json_eq(json_object_get(req, "DomainSettings"),
@@ -233,7 +236,7 @@ START_TEST(test_domain_minimal_and_optional)
         /* A custom image needs both names (the manifest check insists too). */
         d->domains[0].set &= ~(UINT64_C(1) << SM_DOMAIN_APP_IMAGE_CONFIG_NAME);
         ck_assert_int_eq(sm_request_create_domain(&d->domains[0], &refs, &req), 0);
-        ck_assert_ptr_null(obj_at(req, "DefaultUserSettings.JupyterLabAppSettings"));
+        ck_assert_ptr_null(obj_at(req, "DefaultUserSettings.JupyterLabAppSettings.CustomImages"));
         ck_assert_ptr_null(obj_at(req, "DefaultUserSettings.KernelGatewayAppSettings"));
         json_decref(req);
         sm_desired_free(d);
@@ -526,8 +529,10 @@ START_TEST(test_paths)
         ck_assert_int_eq(sm_request_paths(req, &paths), 0);
         while (paths[n])
                 n++;
-        ck_assert_uint_eq(n, 10);
+        /* The empty LifecycleConfigArns of a domain without a config. */
+        ck_assert_uint_eq(n, 11);
         ck_assert_str_eq(paths[0], "AuthMode");
+        ck_assert(has_path(paths, "DefaultUserSettings.JupyterLabAppSettings.LifecycleConfigArns"));
         ck_assert(has_path(paths, "DefaultUserSettings.ExecutionRole"));
         ck_assert(has_path(paths, "DefaultUserSettings.JupyterLabAppSettings."
                                   "AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes"));
