@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -11,6 +12,8 @@
 
 void ctl_print_record(const ctl_options *o, const ctl_field *fields, size_t n)
 {
+        size_t width = 10;
+
         if (o->json) {
                 json_t *obj = json_object();
                 char *s;
@@ -26,8 +29,14 @@ void ctl_print_record(const ctl_options *o, const ctl_field *fields, size_t n)
                 json_decref(obj);
                 return;
         }
+        /* Labels padded to one column: at least 10 wide, and at least two
+         * spaces after the longest. */
         for (size_t i = 0; i < n; i++)
-                printf("%-10s %s\n", fields[i].label, fields[i].value ? fields[i].value : "-");
+                if (strlen(fields[i].label) + 1 > width)
+                        width = strlen(fields[i].label) + 1;
+        for (size_t i = 0; i < n; i++)
+                printf("%-*s %s\n", (int)width, fields[i].label,
+                       fields[i].value ? fields[i].value : "-");
 }
 
 void ctl_print_json(const ctl_options *o, const json_t *v)

@@ -4,11 +4,9 @@
  * then the manifest directory with its trust checks), minus the last good
  * copies: validate says whether the files as they are now are right. */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -18,24 +16,6 @@
 #include "smstudio/diag.h"
 #include "smstudio/manifestdir.h"
 #include "smstudio/strbuf.h"
-
-/* The system user smstudiod runs as (systemd/sysusers.d). */
-#define DAEMON_USER "smstudio"
-
-/* Whom the daemon trusts besides root is its own user. Run as root,
- * validate trusts the daemon's user when it exists, so files the daemon
- * would accept are accepted here too; run as anyone else, that user (a
- * manifest checkout of their own, say), as the daemon would if it ran as
- * them. */
-static uid_t daemon_trusted_uid(void)
-{
-        const struct passwd *pw;
-
-        if (geteuid() != 0)
-                return geteuid();
-        pw = getpwnam(DAEMON_USER);
-        return pw ? pw->pw_uid : 0;
-}
 
 static const char *plural(size_t n, const char *one, const char *many)
 {
@@ -165,7 +145,7 @@ int ctl_verb_validate(const ctl_options *o, int argc, char **argv)
 
         if (dir) {
                 sm_manifest_dir_options_init(&mo, dir);
-                mo.trusted_uid = daemon_trusted_uid();
+                mo.trusted_uid = ctl_daemon_trusted_uid();
                 r = sm_manifest_dir_load(&mo, &load);
                 if (r < 0)
                         goto oom;

@@ -6,13 +6,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <jansson.h>
+#include <uv.h>
 
+#include "smstudio/client.h"
+#include "smstudio/daemonconfig.h"
+#include "smstudio/imds.h"
 #include "smstudio/macro.h"
+#include "smstudio/manifestdir.h"
 
-/* Exit codes: 0 success, 1 the command failed, 64 usage error (sysexits). */
-#define EXIT_USAGE 64
+/* Exit codes: 0 success, 1 the command failed, 64 usage error (sysexits).
+ * outputs: 3 when a desired resource does not exist in AWS yet. */
+#define EXIT_USAGE       64
+#define EXIT_NOT_CREATED 3
 
 typedef struct ctl_options {
         bool json;
@@ -22,8 +30,8 @@ typedef struct ctl_options {
         int verbose;
 } ctl_options;
 
-/* One labelled value of a record rendered as text ("Label:  value") or as
- * one JSON object ({"Label": "value"}). */
+/* One labelled value of a record rendered as text ("Label  value", the
+ * values aligned in one column) or as one JSON object ({"Label": "value"}). */
 typedef struct ctl_field {
         const char *label;
         const char *value;
@@ -37,7 +45,52 @@ void ctl_print_json(const ctl_options *o, const json_t *v);
  * {"error": {"code", "message"}} on stdout. */
 void ctl_print_error(const ctl_options *o, const char *code, const char *message);
 
+/* The daemon config: --config FILE (which must exist), else the default
+ * file when there is one. NULL after reporting the problems. */
+sm_daemon_config *ctl_load_config(const ctl_options *o);
+/* Whom the manifest trust checks accept besides root, as the daemon would. */
+uid_t ctl_daemon_trusted_uid(void);
+/* The manifest directory the config names, loaded as validate loads it (no
+ * last good copies). 0 and *ret (problems of files that did not load shown
+ * on stderr), or -errno after reporting that no model could be built. */
+int ctl_load_manifests(const ctl_options *o, const sm_daemon_config *config,
+                       sm_manifest_load **ret);
+
+/* The AWS client stack of one verb, built as the daemon builds it. */
+typedef struct ctl_aws ctl_aws;
+typedef void (*ctl_aws_ready_fn)(ctl_aws *a, void *userdata);
+struct ctl_aws {
+        const ctl_options *opts;
+        uv_loop_t loop;
+        sm_http *http;
+        sm_aws_settings *settings;
+        sm_creds_provider *creds;
+        sm_aws_client *client;
+        sm_imds *imds;
+        ctl_aws_ready_fn ready;
+        void *userdata;
+        bool ready_ran;
+};
+
+/* Resolve the settings (config, then the flags), build the stack (asking
+ * EC2 instance metadata for the region when nothing else names one), call
+ * ready from the loop with a->client usable, run the loop until
+ * ctl_aws_stop() and tear everything down. 0 when ready ran, else -errno
+ * after reporting why. */
+int ctl_aws_run(ctl_aws *a, const ctl_options *o, const sm_daemon_config *config,
+                ctl_aws_ready_fn ready, void *userdata);
+/* End ctl_aws_run()'s loop (from a callback). */
+void ctl_aws_stop(ctl_aws *a);
+/* A failed call as the sentence an operator acts on (malloc'ed, NULL on
+ * -ENOMEM): expired or refused credentials, TLS, an unreachable endpoint. */
+char *ctl_aws_error_message(const ctl_aws *a, sm_service_id service, const char *operation,
+                            const sm_aws_error *e);
+/* ctl_print_error() of that sentence, with the AWS error code. */
+void ctl_aws_report_error(ctl_aws *a, sm_service_id service, const char *operation,
+                          const sm_aws_error *e);
+
 /* Verbs: argv[0] is the verb's name, the rest its arguments. */
 int ctl_verb_whoami(const ctl_options *o, int argc, char **argv);
 int ctl_verb_validate(const ctl_options *o, int argc, char **argv);
 int ctl_verb_import_seedfarmer(const ctl_options *o, int argc, char **argv);
+int ctl_verb_outputs(const ctl_options *o, int argc, char **argv);

@@ -22,6 +22,8 @@ static const ctl_verb verbs[] = {
         {"validate", ctl_verb_validate, "[DIR]", "check the daemon config and manifests offline"},
         {"import-seedfarmer", ctl_verb_import_seedfarmer, "FILE",
          "convert a seed-farmer manifest of the original module"},
+        {"outputs", ctl_verb_outputs, "[DOMAIN]",
+         "print the original module's outputs of a domain, read from AWS"},
 };
 
 static void usage(FILE *f)
@@ -46,7 +48,8 @@ static void usage(FILE *f)
                    "      --version     print the version\n"
                    "\n"
                    "Exit status: 0 success, 1 failure (validate: invalid), 2 import-seedfarmer\n"
-                   "converted with values left to fill in, 64 usage error.\n");
+                   "converted with values left to fill in, 3 outputs: a resource is not created\n"
+                   "in AWS yet, 64 usage error.\n");
 }
 
 int main(int argc, char **argv)
