@@ -2,8 +2,10 @@
 /* The executor: runs one plan's calls on the AWS client, at most
  * `concurrency` at a time, each only after its dependencies succeeded, never
  * two on one resource at once; then waits, with uv timers and backoff, until
- * a Describe shows the call took effect (the action's settle statuses, or
- * the resource gone for deletes). Nothing here sleeps or blocks the loop. */
+ * a read shows the call took effect (the action's settle statuses, or the
+ * resource gone for deletes): a Describe, or for profile and space creates
+ * the List of their domain, one page confirming many. Nothing here sleeps
+ * or blocks the loop. */
 #pragma once
 
 #include <stdbool.h>
@@ -32,7 +34,13 @@ typedef struct sm_action_result {
                                * "SettleTimeout" says what a timed-out wait last saw */
         char *failure_reason; /* FailureReason from Describe when it settled as *Failed */
         unsigned attempts;    /* calls made for this action (settle polls excluded) */
-        unsigned polls;       /* settle reads made */
+        unsigned polls;       /* settle reads made (List pages that showed it, for creates
+                               * confirmed by a List) */
+        /* A profile or space create confirmed by a List page rather than a
+         * Describe: that List entry (Status, LastModifiedTime...) with the
+         * ARN the create answered added; NULL otherwise. What the pass
+         * seeds the observed cache with. */
+        json_t *listed;
 } sm_action_result;
 
 typedef struct sm_apply_options {
@@ -41,6 +49,11 @@ typedef struct sm_apply_options {
         uint64_t mlflow_timeout_ms; /* default 60 min */
         uint64_t poll_initial_ms;   /* first settle poll after; default 1000 */
         uint64_t poll_max_ms;       /* backoff cap; default 30000 */
+        /* NULL, or one flag per plan action (read by sm_apply_start only):
+         * actions not to run this time, e.g. ones AWS refused as invalid
+         * earlier in the pass. They finish SKIPPED without a call, and so
+         * does everything that depends on them. */
+        const bool *held;
 } sm_apply_options;
 
 typedef struct sm_apply_report {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -13,6 +14,14 @@
  * fsynced, so a crash at any point leaves either the old content or the new
  * one, never a mix. dirfd may be AT_FDCWD with a path in name. 0 or -errno. */
 int sm_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len);
+
+/* Writes a file's content to f; 0 or -errno (a failed stdio call: -EIO). */
+typedef int (*sm_file_writer_fn)(FILE *f, void *userdata);
+
+/* The same, the content produced a piece at a time by write_fn, so a large
+ * file never needs to be in memory whole. 0, write_fn's error, or -errno. */
+int sm_write_file_atomic_with(int dirfd, const char *name, sm_file_writer_fn write_fn,
+                              void *userdata);
 
 /* Room for any reason sm_file_trusted() gives. */
 #define SM_TRUST_WHY_MAX 96

@@ -56,7 +56,9 @@ typedef struct sm_observed_resource {
         char *app_space;        /* NULL for profile apps */
         char *app_type;
         /* The Describe output (its FailureReason included) when this pass or the
-         * cache has one that is current (same LastModifiedTime); else NULL. */
+         * cache has one that is current (same LastModifiedTime); else NULL.
+         * Read only: equal values are one json_t shared between resources
+         * and passes (observe.h says which members are left out). */
         json_t *describe;
         sm_tags tags;
         bool tags_known; /* tags were read (this pass or cached) */
@@ -79,6 +81,7 @@ typedef struct sm_observed {
         size_t n_roles;
         sm_observed_resource *resources; /* sorted by kind, domain id, name */
         size_t n_resources;
+        size_t resources_cap; /* allocated; only the add functions and sm_observed_sort touch it */
         sm_observed_portfolio portfolio;
         /* Reads that failed this pass: the planner must not treat what they
          * would have listed as absent (no create on top, no delete). */
@@ -89,19 +92,34 @@ typedef struct sm_observed {
 sm_observed *sm_observed_new(void);
 sm_observed *sm_observed_free(sm_observed *o);
 
+/* A copy of s for a model's status or tag strings (NULL for NULL or on
+ * -ENOMEM): the common ones (statuses, our tag's key) are one shared
+ * static copy, which the destructors below know not to free; so replace
+ * such a string with another sm_observed_strdup(), never free() it. */
+char *sm_observed_strdup(const char *s);
+/* Free a string of sm_observed_strdup() (shared ones stay). */
+void sm_observed_strfree(char *s);
+
 /* Destructors for entries not (or not yet) in a model; accept NULL and
  * leave the entry zeroed. */
 void sm_observed_role_done(sm_observed_role *r);
 void sm_observed_resource_done(sm_observed_resource *r);
+void sm_observed_tags_done(sm_tags *t);
 
 /* Append, moving *obj in (it is zeroed): 0 or -ENOMEM (obj untouched). The
  * model owns everything the entry points to. */
 int sm_observed_add_role(sm_observed *o, sm_observed_role *obj);
 int sm_observed_add_resource(sm_observed *o, sm_observed_resource *obj);
 
+/* Room for n resources in all (a hint: adding more still works). 0,
+ * -EINVAL or -ENOMEM. */
+int sm_observed_reserve(sm_observed *o, size_t n);
+
 /* Put roles (by name) and resources (by kind, domain id with NULL first,
- * name; apps then by profile, space, type) in the canonical order. The
- * lookups below binary-search it: call once after the last add. */
+ * name; apps then by profile, space, type) in the canonical order, and give
+ * back what the resources array has spare (models of thousands of profiles
+ * are kept between passes). The lookups below binary-search it: call once
+ * after the last add. */
 void sm_observed_sort(sm_observed *o);
 
 /* The value of tag key, or NULL. */

@@ -40,7 +40,8 @@ typedef struct sm_pass_result {
         unsigned failures;  /* actions failed or timed out, plus FAILED / REPLACE_REFUSED /
                              * CONFLICT / INVALID findings of the last round */
         sm_plan *last_plan; /* the last round's plan (owned by the result) */
-        json_t *report;     /* every round: plan, outcomes, findings (owned) */
+        json_t *report;     /* every round: plan, outcomes, findings other than "in sync"
+                             * (those are counted in the round's "in_sync") (owned) */
 } sm_pass_result;
 
 void sm_pass_result_done(sm_pass_result *r);

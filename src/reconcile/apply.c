@@ -16,6 +16,18 @@
  * Settle reads do not take a concurrency slot: they are cheap reads, and a
  * 60-minute MLflow wait must block nothing else.
  *
+ * Profile and space creates are confirmed by List pages, not a Describe
+ * each: the creates waiting in one domain form a group, and one poll of the
+ * group reads ListUserProfiles / ListSpaces newest first until every member
+ * it set out to find was seen, so a page confirms up to a hundred creates.
+ * The group polls with the same backoff and each member keeps its own
+ * deadline, as a Describe-settled action would; a member the List shows
+ * *Failed is handed to a Describe of its own, which carries FailureReason.
+ * When the executor has nothing else to do, the first read of a create's
+ * wait happens at once instead of after poll_initial_ms: a create is never
+ * mistaken for settled by an early read (the resource is absent or Pending),
+ * and the time would otherwise be spent idle.
+ *
  * Lifetime: the executor is reference counted by its owner, each call in
  * the client's hands and each open uv handle; the memory goes when the
  * last one lets go, so sm_apply_free() is safe at any time, inside the done
@@ -35,6 +47,9 @@
 #define DEFAULT_MLFLOW_TIMEOUT_MS (60u * 60u * 1000u)
 #define DEFAULT_POLL_INITIAL_MS   1000u
 #define DEFAULT_POLL_MAX_MS       30000u
+/* Times an action whose call stayed throttled through the client's own
+ * retries is sent again in this pass, after a pause. */
+#define THROTTLE_REQUEUES 3u
 
 typedef enum run_state {
         RUN_WAITING,
@@ -50,6 +65,45 @@ typedef struct settle_timer {
         sm_apply *a;
 } settle_timer;
 
+/* How a List confirms the creates of one kind. */
+typedef struct list_probe {
+        const char *describe; /* the settle_operation it stands in for */
+        const char *operation;
+        const char *items;       /* member of the output holding the entries */
+        const char *name_member; /* in the entries and in the create's params */
+        const char *arn_member;  /* in the create's output */
+} list_probe;
+
+static const list_probe list_probes[] = {
+        {"DescribeUserProfile", "ListUserProfiles", "UserProfiles", "UserProfileName",
+         "UserProfileArn"},
+        {"DescribeSpace", "ListSpaces", "Spaces", "SpaceName", "SpaceArn"},
+};
+
+typedef struct snap_entry {
+        const char *name; /* borrowed from the action's params */
+        size_t idx;
+        bool seen;
+} snap_entry;
+
+/* The creates of one kind in one domain waiting to be seen in a List. */
+typedef struct list_group {
+        sm_apply *a;
+        const list_probe *probe;
+        char *domain_id;
+        size_t *members; /* run indexes; those whose group is no longer this one are stale */
+        size_t n_members, cap_members;
+        snap_entry *snap; /* what the poll in progress looks for, sorted by name */
+        size_t n_snap, n_unseen;
+        json_t *params; /* the poll's List params, NextToken included */
+        settle_timer *timer;
+        bool polling;  /* a page is in the client's hands */
+        bool progress; /* the poll in progress settled something */
+        bool armed;
+        uint64_t due_ms;
+        uint64_t backoff_ms;
+} list_group;
+
 struct run {
         sm_apply *a;
         size_t idx;
@@ -58,7 +112,12 @@ struct run {
         bool doomed;       /* a dep did not apply */
         bool polling;      /* a settle read is in the client's hands */
         settle_timer *timer;
-        json_t *probe; /* settle_params with the template slots filled */
+        json_t *probe;     /* settle_params with the template slots filled */
+        list_group *group; /* waiting to be seen in this group's List */
+        bool fresh;        /* settling create whose wait has not read anything yet */
+        unsigned requeues; /* sent again after a throttled answer */
+        bool snapped;      /* a group poll has looked for it */
+        json_t *created;   /* the create's output (its ARN), for a List confirmation */
         uint64_t timeout_ms;
         uint64_t deadline_ms;
         uint64_t backoff_ms;
@@ -79,6 +138,10 @@ struct sm_apply {
         size_t *edge_start, *edges;
         size_t *heap, n_heap;
         size_t *stack; /* finish() worklist */
+        list_group **groups;
+        size_t n_groups;
+        size_t *fresh; /* runs that may be fresh per-resource create waits */
+        size_t n_fresh;
 
         size_t n_finished;
         unsigned in_flight; /* mutating calls */
@@ -174,12 +237,26 @@ sm_action_outcome sm_apply_classify_error(const sm_action *action, const sm_aws_
 
 static void apply_release(sm_apply *a)
 {
-        for (size_t i = 0; a->runs && i < a->report.n_results; i++)
+        for (size_t i = 0; a->runs && i < a->report.n_results; i++) {
                 json_decref(a->runs[i].probe);
+                json_decref(a->runs[i].created);
+        }
         for (size_t i = 0; a->report.results && i < a->report.n_results; i++) {
                 sm_aws_error_clear(&a->report.results[i].error);
                 free(a->report.results[i].failure_reason);
+                json_decref(a->report.results[i].listed);
         }
+        for (size_t i = 0; i < a->n_groups; i++) {
+                list_group *g = a->groups[i];
+
+                free(g->domain_id);
+                free(g->members);
+                free(g->snap);
+                json_decref(g->params);
+                free(g);
+        }
+        free(a->groups);
+        free(a->fresh);
         free(a->report.results);
         free(a->runs);
         free(a->edge_start);
@@ -265,6 +342,8 @@ static void mark_done(sm_apply *a, size_t idx, sm_action_outcome outcome)
         if (r->state == RUN_SETTLING)
                 a->settling--;
         close_settle_timer(r);
+        r->group = NULL;
+        r->fresh = false;
         r->state = RUN_DONE;
         a->report.results[idx].outcome = outcome;
         a->n_finished++;
@@ -433,6 +512,7 @@ static uint64_t next_random(sm_apply *a)
 }
 
 static void on_poll_timer(uv_timer_t *t);
+static void on_group_timer(uv_timer_t *t);
 static void pump(sm_apply *a);
 
 static int arm_timer(run *r, uint64_t delay_ms)
@@ -456,7 +536,22 @@ static int schedule_poll(sm_apply *a, run *r)
         return arm_timer(r, delay);
 }
 
-static void begin_settle(sm_apply *a, run *r, const json_t *output)
+static settle_timer *settle_timer_new(sm_apply *a, void *data)
+{
+        settle_timer *t = malloc(sizeof(settle_timer));
+
+        if (!t)
+                return NULL;
+        uv_timer_init(a->loop, &t->timer);
+        t->a = a;
+        t->timer.data = data;
+        a->refs++;
+        return t;
+}
+
+/* Read r back with a Describe of its own, the first time after delay_ms.
+ * On failure r is finished. */
+static int run_probe_start(sm_apply *a, run *r, const json_t *output, uint64_t delay_ms)
 {
         const sm_action *act = &a->plan->actions[r->idx];
         sm_action_result *res = &a->report.results[r->idx];
@@ -466,18 +561,103 @@ static void begin_settle(sm_apply *a, run *r, const json_t *output)
                 set_local_error(&res->error, "MalformedResponse",
                                 "the call's output does not name the resource to read back");
                 finish(a, r->idx, SM_OUTCOME_FAILED);
-                return;
+                return -EBADMSG;
         }
-        r->timer = malloc(sizeof(settle_timer));
+        r->timer = settle_timer_new(a, r);
         if (!r->timer) {
                 set_local_error(&res->error, "NoMemory", NULL);
                 finish(a, r->idx, SM_OUTCOME_FAILED);
-                return;
+                return -ENOMEM;
         }
-        uv_timer_init(a->loop, &r->timer->timer);
-        r->timer->a = a;
-        r->timer->timer.data = r;
-        a->refs++;
+        if (arm_timer(r, delay_ms) < 0) {
+                set_local_error(&res->error, "TimerError", NULL);
+                finish(a, r->idx, SM_OUTCOME_FAILED);
+                return -EIO;
+        }
+        return 0;
+}
+
+static const list_probe *list_probe_for(const sm_action *act)
+{
+        if (act->verb != SM_VERB_CREATE || act->service != SM_SERVICE_SAGEMAKER ||
+            !json_string_value(json_object_get(act->params, "DomainId")))
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(list_probes); i++)
+                if (streq(list_probes[i].describe, act->settle_operation) &&
+                    json_string_value(json_object_get(act->params, list_probes[i].name_member)))
+                        return &list_probes[i];
+        return NULL;
+}
+
+static void group_arm(list_group *g, uint64_t delay_ms)
+{
+        sm_apply *a = g->a;
+
+        if (uv_timer_start(&g->timer->timer, on_group_timer, delay_ms, 0) < 0)
+                return;
+        g->armed = true;
+        g->due_ms = uv_now(a->loop) + delay_ms;
+}
+
+/* Put r in the group of its kind and domain. 0, or -ENOMEM (r untouched). */
+static int group_join(sm_apply *a, run *r, const list_probe *lp)
+{
+        const char *domain_id =
+                json_string_value(json_object_get(a->plan->actions[r->idx].params, "DomainId"));
+        list_group *g = NULL;
+
+        for (size_t i = 0; i < a->n_groups && !g; i++)
+                if (a->groups[i]->probe == lp && streq(a->groups[i]->domain_id, domain_id))
+                        g = a->groups[i];
+        if (!g) {
+                list_group **v = realloc(a->groups, (a->n_groups + 1) * sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                a->groups = v;
+                g = calloc(1, sizeof(*g));
+                if (!g)
+                        return -ENOMEM;
+                g->domain_id = strdup(domain_id);
+                if (!g->domain_id) {
+                        free(g);
+                        return -ENOMEM;
+                }
+                g->a = a;
+                g->probe = lp;
+                g->backoff_ms = a->o.poll_initial_ms;
+                g->timer = settle_timer_new(a, g);
+                if (!g->timer) {
+                        free(g->domain_id);
+                        free(g);
+                        return -ENOMEM;
+                }
+                a->groups[a->n_groups++] = g;
+        }
+        if (g->n_members == g->cap_members) {
+                size_t cap = g->cap_members ? 2 * g->cap_members : 16;
+                size_t *m = realloc(g->members, cap * sizeof(*m));
+
+                if (!m)
+                        return -ENOMEM;
+                g->members = m;
+                g->cap_members = cap;
+        }
+        g->members[g->n_members++] = r->idx;
+        r->group = g;
+        r->snapped = false;
+        /* A newcomer is read within poll_initial_ms, whatever backoff a
+         * member stuck in Pending has built up. */
+        if (!g->polling && (!g->armed || g->due_ms > uv_now(a->loop) + a->o.poll_initial_ms))
+                group_arm(g, a->o.poll_initial_ms);
+        return 0;
+}
+
+static void begin_settle(sm_apply *a, run *r, const json_t *output)
+{
+        const sm_action *act = &a->plan->actions[r->idx];
+        const list_probe *lp = list_probe_for(act);
+
         r->state = RUN_SETTLING;
         a->settling++;
         /* MLflow servers take tens of minutes to create or update. */
@@ -485,10 +665,31 @@ static void begin_settle(sm_apply *a, run *r, const json_t *output)
                                                                        : a->o.settle_timeout_ms;
         r->deadline_ms = uv_now(a->loop) + r->timeout_ms;
         r->backoff_ms = a->o.poll_initial_ms;
-        if (arm_timer(r, a->o.poll_initial_ms) < 0) {
-                set_local_error(&res->error, "TimerError", NULL);
-                finish(a, r->idx, SM_OUTCOME_FAILED);
+        if (lp) {
+                r->created = json_incref((json_t *)output);
+                if (group_join(a, r, lp) == 0)
+                        return;
+                /* No memory for the group: a Describe of its own still works. */
         }
+        if (run_probe_start(a, r, output, a->o.poll_initial_ms) < 0)
+                return;
+        if (act->verb == SM_VERB_CREATE) {
+                r->fresh = true;
+                a->fresh[a->n_fresh++] = r->idx;
+        }
+}
+
+/* A settle read is back: false when the executor was freed meanwhile
+ * (then this was its last hold on it, or one of them). */
+static bool settle_read_returned(sm_apply *a)
+{
+        if (a->freed) {
+                apply_unref(a);
+                return false;
+        }
+        a->refs--;
+        a->polls--;
+        return true;
 }
 
 static void on_poll_done(const sm_aws_response *resp, void *userdata)
@@ -500,12 +701,8 @@ static void on_poll_done(const sm_aws_response *resp, void *userdata)
         const char *status = NULL;
         _cleanup_free_ char *msg = NULL;
 
-        if (a->freed) {
-                apply_unref(a);
+        if (!settle_read_returned(a))
                 return;
-        }
-        a->refs--;
-        a->polls--;
         r->polling = false;
         act = &a->plan->actions[r->idx];
         res = &a->report.results[r->idx];
@@ -577,6 +774,7 @@ static void on_poll_timer(uv_timer_t *t)
         /* Closed timers never fire, and a run's timer closes when it
          * finishes or the executor is freed: r is settling. */
         act = &a->plan->actions[r->idx];
+        r->fresh = false;
         params = json_deep_copy(r->probe);
         if (!params || sm_aws_call(a->client, act->service, act->settle_operation, params,
                                    on_poll_done, r) < 0) {
@@ -592,7 +790,296 @@ static void on_poll_timer(uv_timer_t *t)
         a->refs++;
 }
 
+/* ---- settling by List pages ---------------------------------------------------- */
+
+static uint64_t min_u64(uint64_t x, uint64_t y)
+{
+        return x < y ? x : y;
+}
+
+static int snap_cmp(const void *x, const void *y)
+{
+        return strcmp(((const snap_entry *)x)->name, ((const snap_entry *)y)->name);
+}
+
+/* Drop the members that finished or left for a Describe of their own. */
+static void group_compact(list_group *g)
+{
+        size_t keep = 0;
+
+        for (size_t i = 0; i < g->n_members; i++)
+                if (g->a->runs[g->members[i]].group == g)
+                        g->members[keep++] = g->members[i];
+        g->n_members = keep;
+}
+
+/* Every member to a Describe of its own, read at once: the List cannot
+ * be read (its terminal error is not theirs to report). */
+static void group_fallback(list_group *g)
+{
+        sm_apply *a = g->a;
+
+        group_compact(g);
+        for (size_t i = 0; i < g->n_members; i++) {
+                run *r = &a->runs[g->members[i]];
+
+                r->group = NULL;
+                (void)run_probe_start(a, r, r->created, 0);
+        }
+        g->n_members = 0;
+}
+
+static void on_group_page(const sm_aws_response *resp, void *userdata);
+
+static void group_send(list_group *g)
+{
+        sm_apply *a = g->a;
+        json_t *params = json_deep_copy(g->params);
+
+        if (!params || sm_aws_call(a->client, SM_SERVICE_SAGEMAKER, g->probe->operation, params,
+                                   on_group_page, g) < 0) {
+                group_fallback(g);
+                return;
+        }
+        g->polling = true;
+        a->polls++;
+        a->refs++;
+}
+
+/* Start a poll: look for every current member, newest first. */
+static void group_poll(list_group *g)
+{
+        sm_apply *a = g->a;
+        snap_entry *snap;
+        size_t n = 0;
+
+        group_compact(g);
+        if (g->polling || g->n_members == 0 || a->stopped)
+                return;
+        if (g->armed) {
+                uv_timer_stop(&g->timer->timer);
+                g->armed = false;
+        }
+        snap = realloc(g->snap, g->n_members * sizeof(*snap));
+        if (!snap) {
+                group_fallback(g);
+                return;
+        }
+        g->snap = snap;
+        for (size_t i = 0; i < g->n_members; i++) {
+                run *r = &a->runs[g->members[i]];
+
+                r->snapped = true;
+                snap[n++] = (snap_entry){
+                        .name = json_string_value(json_object_get(a->plan->actions[r->idx].params,
+                                                                  g->probe->name_member)),
+                        .idx = r->idx,
+                };
+        }
+        qsort(snap, n, sizeof(*snap), snap_cmp);
+        g->n_snap = g->n_unseen = n;
+        g->progress = false;
+        json_decref(g->params);
+        /* Newest first: what was just created is on the first pages, and the
+         * poll stops once it saw every member. */
+        g->params = json_pack("{s:s,s:i,s:s,s:s}", "DomainIdEquals", g->domain_id, "MaxResults",
+                              100, "SortBy", "CreationTime", "SortOrder", "Descending");
+        if (!g->params) {
+                group_fallback(g);
+                return;
+        }
+        group_send(g);
+}
+
+static void on_group_timer(uv_timer_t *t)
+{
+        list_group *g = t->data;
+        sm_apply *a = g->a;
+
+        g->armed = false;
+        group_poll(g);
+        pump(a);
+        maybe_finish(a);
+}
+
+/* A member's entry in the List. */
+static void group_member_seen(list_group *g, run *r, json_t *item)
+{
+        sm_apply *a = g->a;
+        const sm_action *act = &a->plan->actions[r->idx];
+        sm_action_result *res = &a->report.results[r->idx];
+        const char *status = json_string_value(json_object_get(item, "Status"));
+        json_t *arn = json_object_get(r->created, g->probe->arn_member);
+
+        if (r->group != g || r->state != RUN_SETTLING)
+                return;
+        res->polls++;
+        if (status && status_settles(act, status)) {
+                /* The entry is the read that shows it (Status and
+                 * LastModifiedTime); the ARN only the create's answer has. */
+                res->listed = json_deep_copy(item);
+                if (res->listed && json_is_string(arn))
+                        json_object_set(res->listed, g->probe->arn_member, arn);
+                g->progress = true;
+                finish(a, r->idx, SM_OUTCOME_APPLIED);
+        } else if (status && status_failed(status)) {
+                /* Only the Describe says why. */
+                r->group = NULL;
+                (void)run_probe_start(a, r, r->created, 0);
+        }
+}
+
+/* The poll is over: time out who is past the deadline, then read again
+ * with backoff (from the start when the poll settled something). */
+static void group_poll_end(list_group *g)
+{
+        sm_apply *a = g->a;
+        uint64_t now = uv_now(a->loop), earliest = UINT64_MAX, delay;
+        bool newcomer = false;
+
+        group_compact(g);
+        for (size_t i = 0; i < g->n_members; i++) {
+                run *r = &a->runs[g->members[i]];
+                sm_action_result *res = &a->report.results[r->idx];
+
+                if (a->stopped) {
+                        finish(a, r->idx, SM_OUTCOME_PENDING);
+                } else if (r->snapped && now >= r->deadline_ms) {
+                        _cleanup_free_ char *msg =
+                                sm_strf("%s does not show it %s after %llu ms", g->probe->operation,
+                                        a->plan->actions[r->idx].settle_statuses[0],
+                                        (unsigned long long)r->timeout_ms);
+
+                        set_local_error(&res->error, "SettleTimeout", msg);
+                        finish(a, r->idx, SM_OUTCOME_TIMED_OUT);
+                } else {
+                        earliest = min_u64(earliest, r->deadline_ms);
+                        newcomer |= !r->snapped;
+                }
+        }
+        group_compact(g);
+        if (g->n_members == 0)
+                return;
+        if (g->progress) {
+                g->backoff_ms = a->o.poll_initial_ms;
+                delay = g->backoff_ms;
+        } else {
+                g->backoff_ms = min_u64(g->backoff_ms * 2, a->o.poll_max_ms);
+                delay = g->backoff_ms / 2 +
+                        (g->backoff_ms > 1 ? next_random(a) % (g->backoff_ms / 2 + 1) : 0);
+        }
+        if (newcomer)
+                delay = min_u64(delay, a->o.poll_initial_ms);
+        if (now + delay > earliest)
+                delay = earliest > now ? earliest - now : 0;
+        group_arm(g, delay);
+}
+
+static void on_group_page(const sm_aws_response *resp, void *userdata)
+{
+        list_group *g = userdata;
+        sm_apply *a = g->a;
+        const char *token, *prev;
+        json_t *item;
+        size_t i;
+
+        if (!settle_read_returned(a))
+                return;
+        g->polling = false;
+        if (resp->error) {
+                /* Transient ones the client retried already: read later. */
+                if (resp->error->klass == SM_AWS_ERROR_TERMINAL)
+                        group_fallback(g);
+                else
+                        group_poll_end(g);
+                goto out;
+        }
+        json_array_foreach(json_object_get(resp->output, g->probe->items), i, item)
+        {
+                snap_entry key = {
+                        .name = json_string_value(json_object_get(item, g->probe->name_member))};
+                snap_entry *e;
+
+                if (!key.name)
+                        continue;
+                e = bsearch(&key, g->snap, g->n_snap, sizeof(*e), snap_cmp);
+                if (!e || e->seen)
+                        continue;
+                e->seen = true;
+                g->n_unseen--;
+                group_member_seen(g, &a->runs[e->idx], item);
+        }
+        token = json_string_value(json_object_get(resp->output, "NextToken"));
+        prev = json_string_value(json_object_get(g->params, "NextToken"));
+        /* A server repeating the token it was given would page forever. */
+        if (g->n_unseen > 0 && !a->stopped && !isempty(token) && !streq_ptr(prev, token) &&
+            json_object_set_new(g->params, "NextToken", json_string(token)) == 0) {
+                group_send(g);
+                goto out;
+        }
+        group_poll_end(g);
+out:
+        pump(a);
+        maybe_finish(a);
+}
+
+/* Nothing to call and nothing in flight: what waits on a first read gets
+ * it now rather than at its timer. */
+static void kick_idle(sm_apply *a)
+{
+        for (size_t i = 0; i < a->n_groups; i++) {
+                list_group *g = a->groups[i];
+                bool newcomer = false;
+
+                if (g->polling || !g->armed)
+                        continue;
+                for (size_t j = 0; j < g->n_members && !newcomer; j++) {
+                        run *r = &a->runs[g->members[j]];
+
+                        newcomer = r->group == g && !r->snapped;
+                }
+                if (newcomer)
+                        group_poll(g);
+        }
+        for (size_t i = 0; i < a->n_fresh; i++) {
+                run *r = &a->runs[a->fresh[i]];
+
+                if (!r->fresh || r->state != RUN_SETTLING || r->polling || !r->timer)
+                        continue;
+                r->fresh = false;
+                /* The next read comes after poll_initial_ms, as it would have. */
+                r->backoff_ms = a->o.poll_initial_ms / 2;
+                (void)arm_timer(r, 0);
+        }
+        a->n_fresh = 0;
+}
+
 /* ---- calls ------------------------------------------------------------------ */
+
+static void on_requeue_timer(uv_timer_t *t)
+{
+        run *r = t->data;
+        sm_apply *a = r->a;
+
+        close_settle_timer(r);
+        heap_push(a, r->idx);
+        pump(a);
+        maybe_finish(a);
+}
+
+/* Back in the ready heap after a jittered poll_initial_ms; on failure to
+ * arm a timer, at once. */
+static void requeue_later(sm_apply *a, run *r)
+{
+        uint64_t delay = a->o.poll_initial_ms / 2 + next_random(a) % (a->o.poll_initial_ms / 2 + 1);
+
+        r->state = RUN_WAITING;
+        r->timer = settle_timer_new(a, r);
+        if (!r->timer || uv_timer_start(&r->timer->timer, on_requeue_timer, delay, 0) < 0) {
+                close_settle_timer(r);
+                heap_push(a, r->idx);
+        }
+}
 
 static void on_call_done(const sm_aws_response *resp, void *userdata)
 {
@@ -610,7 +1097,15 @@ static void on_call_done(const sm_aws_response *resp, void *userdata)
         act = &a->plan->actions[r->idx];
         res = &a->report.results[r->idx];
         res->attempts += resp->attempts;
-        if (resp->error) {
+        if (resp->error && resp->error->klass == SM_AWS_ERROR_THROTTLE &&
+            r->requeues < THROTTLE_REQUEUES && !a->stopped) {
+                /* A throttled call did nothing: rather than leave it to the
+                 * next round (a whole observation later), send it again once
+                 * the account has had a moment to breathe. */
+                keep_error(res, resp);
+                r->requeues++;
+                requeue_later(a, r);
+        } else if (resp->error) {
                 sm_action_outcome o = sm_apply_classify_error(act, resp->error);
 
                 keep_error(res, resp);
@@ -652,6 +1147,8 @@ static void pump(sm_apply *a)
 {
         while (!a->stopped && a->n_heap > 0 && a->in_flight < a->o.concurrency)
                 start_call(a, heap_pop(a));
+        if (!a->stopped && !a->freed && a->in_flight == 0 && a->n_heap == 0)
+                kick_idle(a);
 }
 
 static void on_kick(uv_timer_t *t)
@@ -790,7 +1287,8 @@ int sm_apply_start(uv_loop_t *loop, sm_aws_client *client, const sm_plan *plan,
         a->runs = calloc(n ? n : 1, sizeof(run));
         a->heap = malloc((n ? n : 1) * sizeof(size_t));
         a->stack = malloc((n ? n : 1) * sizeof(size_t));
-        if (!a->report.results || !a->runs || !a->heap || !a->stack) {
+        a->fresh = malloc((n ? n : 1) * sizeof(size_t));
+        if (!a->report.results || !a->runs || !a->heap || !a->stack || !a->fresh) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -801,9 +1299,17 @@ int sm_apply_start(uv_loop_t *loop, sm_aws_client *client, const sm_plan *plan,
         r = build_edges(a);
         if (r < 0)
                 goto fail;
-        for (size_t i = 0; i < n; i++)
-                if (a->runs[i].blockers == 0)
+        for (size_t i = 0; i < n; i++) {
+                a->runs[i].doomed = a->o.held && a->o.held[i];
+                if (a->runs[i].blockers == 0 && !a->runs[i].doomed)
                         heap_push(a, i);
+        }
+        /* After every ready root is queued, so that what finish() releases
+         * is never queued twice. */
+        for (size_t i = 0; i < n; i++)
+                if (a->runs[i].blockers == 0 && a->runs[i].doomed && a->runs[i].state != RUN_DONE)
+                        finish(a, i, SM_OUTCOME_SKIPPED);
+        a->o.held = NULL; /* borrowed for this call only */
         r = uv_timer_init(loop, &a->kick);
         if (r < 0)
                 goto fail;
@@ -832,9 +1338,16 @@ void sm_apply_stop(sm_apply *a)
         for (size_t i = 0; i < a->plan->n_actions; i++) {
                 run *r = &a->runs[i];
 
-                if (r->state == RUN_SETTLING && !r->polling)
+                /* Settling, or waiting to be sent again after a throttle. */
+                if ((r->state == RUN_SETTLING && !r->polling) ||
+                    (r->state == RUN_WAITING && r->timer))
                         finish(a, i, SM_OUTCOME_PENDING);
         }
+        for (size_t i = 0; i < a->n_groups; i++)
+                if (a->groups[i]->armed) {
+                        uv_timer_stop(&a->groups[i]->timer->timer);
+                        a->groups[i]->armed = false;
+                }
         if (a->kick_open)
                 uv_timer_start(&a->kick, on_kick, 0, 0);
 }
@@ -847,6 +1360,15 @@ sm_apply *sm_apply_free(sm_apply *a)
         a->stopped = true;
         for (size_t i = 0; i < a->report.n_results; i++)
                 close_settle_timer(&a->runs[i]);
+        for (size_t i = 0; i < a->n_groups; i++) {
+                list_group *g = a->groups[i];
+
+                if (g->timer) {
+                        uv_close((uv_handle_t *)&g->timer->timer, on_settle_timer_closed);
+                        g->timer = NULL;
+                        g->armed = false;
+                }
+        }
         if (a->kick_open) {
                 a->kick_open = false;
                 uv_close((uv_handle_t *)&a->kick, on_kick_closed);

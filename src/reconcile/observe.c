@@ -11,16 +11,16 @@
  * describe or tags. Only running out of memory fails the observation. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "smstudio/fileio.h"
 #include "smstudio/iam.h"
 #include "smstudio/macro.h"
-#include "smstudio/fileio.h"
 #include "smstudio/observe.h"
 #include "smstudio/protocol.h"
 #include "smstudio/strbuf.h"
@@ -32,11 +32,27 @@
 /* Service Catalog's page limits differ per operation. */
 #define SHARES_PAGE_SIZE     100
 #define PRINCIPALS_PAGE_SIZE 20
-#define CACHE_VERSION        1
-#define PORTFOLIO_PROVIDER   "Amazon SageMaker"
+/* 2: one JSON object per line, describes pruned (version 1 was one
+ * object holding everything, which had to be parsed whole). */
+#define CACHE_VERSION      2
+#define PORTFOLIO_PROVIDER "Amazon SageMaker"
 
+/* Hash-consed JSON values: equal values are one shared, never modified
+ * json_t. Thousands of profiles made from one manifest template have the
+ * same settings; sharing them is what keeps a 5,000-user cache small. */
+typedef struct intern_table {
+        json_t **slots; /* open addressing, linear probing; each holds a reference */
+        size_t cap, n;  /* cap is 0 or a power of two; n <= 3/4 cap */
+} intern_table;
+
+/* The cache is the last observation's model, given back after planning
+ * (sm_observe_cache_keep()), so nothing is held twice: an observation
+ * moves what is still current out of it into the new model, resource by
+ * resource, and what is left goes. */
 struct sm_observe_cache {
-        json_t *entries; /* key -> {kind, last_modified, status, describe?, tags?} */
+        sm_observed *model; /* sorted; NULL when empty */
+        sm_observed *seeds; /* seeded since, unsorted; NULL when none */
+        intern_table intern;
 };
 
 typedef enum call_class {
@@ -86,6 +102,8 @@ struct observation {
         bool finished;  /* done ran or is running */
         bool *gone;     /* per resource: Describe said ResourceNotFound */
         size_t gone_cap;
+        sm_observed *prev; /* the cache's model, taken over for this observation */
+        bool *taken;       /* per prev resource: moved into the new model */
         bool portfolio_failed;
 };
 
@@ -99,6 +117,13 @@ static int dup_to(char **dst, const char *s)
         }
         *dst = strdup(s);
         return *dst ? 0 : -ENOMEM;
+}
+
+/* A model's status: the common ones shared (sm_observed_strdup()). */
+static int dup_status(char **dst, const char *s)
+{
+        *dst = sm_observed_strdup(s);
+        return !s || *dst ? 0 : -ENOMEM;
 }
 
 static void oom(observation *ob)
@@ -148,29 +173,17 @@ static int tags_append(sm_tags *t, const char *key, const char *value)
 
         if (!key)
                 return 0;
-        if (dup_to(&tag.key, key) < 0 || dup_to(&tag.value, value ? value : "") < 0) {
-                free(tag.key);
-                return -ENOMEM;
-        }
-        items = realloc(t->items, (t->n + 1) * sizeof(*items));
+        tag.key = sm_observed_strdup(key);
+        tag.value = sm_observed_strdup(value ? value : "");
+        items = tag.key && tag.value ? realloc(t->items, (t->n + 1) * sizeof(*items)) : NULL;
         if (!items) {
-                free(tag.key);
-                free(tag.value);
+                sm_observed_strfree(tag.key);
+                sm_observed_strfree(tag.value);
                 return -ENOMEM;
         }
         t->items = items;
         t->items[t->n++] = tag;
         return 0;
-}
-
-static void tags_clear(sm_tags *t)
-{
-        for (size_t i = 0; i < t->n; i++) {
-                free(t->items[i].key);
-                free(t->items[i].value);
-        }
-        free(t->items);
-        *t = (sm_tags){0};
 }
 
 /* Append a [{Key, Value}] list (JSON 1.1 or a decoded Query list). */
@@ -402,26 +415,295 @@ static const char *const arn_members[_SM_RESOURCE_KIND_MAX] = {
         [SM_RESOURCE_LIFECYCLE_CONFIG] = "StudioLifecycleConfigArn",
 };
 
-/* The cache key of a resource (observe.h). NULL on -ENOMEM. */
-static char *cache_key(const sm_observed_resource *res)
+/* ---- interning ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t h, uint64_t v)
 {
-        switch (res->kind) {
-        case SM_RESOURCE_USER_PROFILE:
-        case SM_RESOURCE_SPACE:
-                return sm_strf("%s:%s/%s", sm_resource_kind_to_string(res->kind),
-                               res->domain_id ? res->domain_id : "", res->name);
-        case SM_RESOURCE_APP:
-                return sm_strf("app:%s/%s:%s/%s/%s", res->domain_id ? res->domain_id : "",
-                               res->app_space ? "s" : "u",
-                               res->app_space
-                                       ? res->app_space
-                                       : (res->app_user_profile ? res->app_user_profile : ""),
-                               res->app_type ? res->app_type : "", res->name);
-        default:
-                if (res->arn)
-                        return strdup(res->arn);
-                return sm_strf("%s:%s", sm_resource_kind_to_string(res->kind), res->name);
+        h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+        return h;
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+        uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char)p[i];
+                h *= 0x100000001b3ULL;
         }
+        return h;
+}
+
+/* The hash of a value whose members are interned already: containers by
+ * the identity of their members, which is what makes it cheap. */
+static uint64_t node_hash(json_t *v)
+{
+        const char *key;
+        json_t *m;
+        size_t i;
+        uint64_t h = (uint64_t)json_typeof(v) + 1;
+        double d;
+
+        switch (json_typeof(v)) {
+        case JSON_OBJECT: {
+                uint64_t sum = 0;
+
+                /* Member order does not make two objects different. */
+                json_object_foreach(v, key, m) sum +=
+                        mix(hash_bytes(key, strlen(key)), (uint64_t)(uintptr_t)m);
+                return mix(h, sum);
+        }
+        case JSON_ARRAY:
+                json_array_foreach(v, i, m) h = mix(h, (uint64_t)(uintptr_t)m);
+                return h;
+        case JSON_STRING:
+                return mix(h, hash_bytes(json_string_value(v), json_string_length(v)));
+        case JSON_INTEGER:
+                return mix(h, (uint64_t)json_integer_value(v));
+        case JSON_REAL:
+                d = json_real_value(v);
+                return mix(h, hash_bytes((const char *)&d, sizeof(d)));
+        default:
+                return mix(h, (uint64_t)(uintptr_t)v); /* true, false, null: singletons */
+        }
+}
+
+static bool node_same(json_t *a, json_t *b)
+{
+        const char *key;
+        json_t *m;
+        size_t i;
+
+        if (a == b)
+                return true;
+        if (json_typeof(a) != json_typeof(b))
+                return false;
+        switch (json_typeof(a)) {
+        case JSON_OBJECT:
+                if (json_object_size(a) != json_object_size(b))
+                        return false;
+                json_object_foreach(a, key, m) if (json_object_get(b, key) != m) return false;
+                return true;
+        case JSON_ARRAY:
+                if (json_array_size(a) != json_array_size(b))
+                        return false;
+                json_array_foreach(a, i, m) if (json_array_get(b, i) != m) return false;
+                return true;
+        default:
+                return json_equal(a, b);
+        }
+}
+
+static void intern_done(intern_table *t)
+{
+        for (size_t i = 0; i < t->cap; i++)
+                json_decref(t->slots[i]);
+        free(t->slots);
+        *t = (intern_table){0};
+}
+
+/* Place v (its reference moves in) in a table that has room. */
+static void intern_place(intern_table *t, json_t *v)
+{
+        size_t i = (size_t)node_hash(v) & (t->cap - 1);
+
+        while (t->slots[i])
+                i = (i + 1) & (t->cap - 1);
+        t->slots[i] = v;
+        t->n++;
+}
+
+/* Rebuild with room for want values, dropping (drop_unused) those only
+ * the table holds: nobody can ask for them again. Hashes are recomputed,
+ * not stored: that halves the table, and hashing a value whose members
+ * are shared is cheap. */
+static int intern_rehash(intern_table *t, size_t want, bool drop_unused)
+{
+        intern_table nt = {0};
+        size_t cap = 64;
+
+        if (drop_unused) {
+                want = 0;
+                for (size_t i = 0; i < t->cap; i++)
+                        want += t->slots[i] && t->slots[i]->refcount > 1;
+        }
+        while (cap * 3 < want * 4)
+                cap *= 2;
+        nt.cap = cap;
+        nt.slots = calloc(cap, sizeof(*nt.slots));
+        if (!nt.slots)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->cap; i++) {
+                json_t *v = t->slots[i];
+
+                if (!v)
+                        continue;
+                if (drop_unused && v->refcount == 1)
+                        json_decref(v);
+                else
+                        intern_place(&nt, v);
+        }
+        free(t->slots);
+        *t = nt;
+        return 0;
+}
+
+/* The shared copy of v, a new reference; v's reference is taken over. v
+ * must be a tree nobody else holds (a fresh parse or a deep copy): its
+ * members are replaced by their shared copies in place. NULL on -ENOMEM. */
+static json_t *intern(intern_table *t, json_t *v)
+{
+        const char *key;
+        json_t *m;
+        size_t i;
+        uint64_t h;
+
+        if (!v)
+                return NULL;
+        if (json_is_object(v)) {
+                json_object_foreach(v, key, m)
+                {
+                        json_t *c = intern(t, json_incref(m));
+
+                        if (!c || json_object_set_new(v, key, c) < 0)
+                                goto oom;
+                }
+        } else if (json_is_array(v)) {
+                json_array_foreach(v, i, m)
+                {
+                        json_t *c = intern(t, json_incref(m));
+
+                        if (!c || json_array_set_new(v, i, c) < 0)
+                                goto oom;
+                }
+        }
+        h = node_hash(v);
+        if (t->cap)
+                for (size_t j = (size_t)h & (t->cap - 1); t->slots[j]; j = (j + 1) & (t->cap - 1))
+                        if (node_same(t->slots[j], v)) {
+                                json_t *found = json_incref(t->slots[j]);
+
+                                json_decref(v);
+                                return found;
+                        }
+        if ((t->n + 1) * 4 > t->cap * 3 && intern_rehash(t, t->cap + 1, false) < 0)
+                goto oom;
+        intern_place(t, json_incref(v));
+        return v;
+oom:
+        json_decref(v);
+        return NULL;
+}
+
+/* Drop what no cache entry or model holds any more; members of what goes
+ * may go in turn, hence the loop (as deep as the JSON). */
+static void intern_sweep(intern_table *t)
+{
+        for (;;) {
+                size_t before = t->n;
+
+                if (t->cap == 0 || intern_rehash(t, t->n, true) < 0 || t->n == before)
+                        return;
+        }
+}
+
+/* What of a Describe the cache keeps (and the model shows) for the kinds
+ * that come by the thousand. The planner compares the fields its requests
+ * set; no request sets a resource's identity (domain, name), its ARN,
+ * Status (both kept beside it), times or EFS uid, and those are what would
+ * make two profiles' outputs differ and so unshareable. FailureReason
+ * stays. The pruned, interned copy, or NULL on -ENOMEM. */
+static json_t *prune_describe(intern_table *t, sm_resource_kind kind, const json_t *describe)
+{
+        static const char *const dropped[] = {
+                "CreationTime", "LastModifiedTime", "HomeEfsFileSystemUid",
+                "DomainId",     "Status",           "UserProfileName",
+                "SpaceName",    "AppName",          "UserProfileArn",
+                "SpaceArn",     "AppArn",
+        };
+        json_t *v = json_deep_copy(describe);
+
+        if (!v)
+                return NULL;
+        if (kind == SM_RESOURCE_USER_PROFILE || kind == SM_RESOURCE_SPACE ||
+            kind == SM_RESOURCE_APP)
+                for (size_t i = 0; i < ELEMENTSOF(dropped); i++)
+                        json_object_del(v, dropped[i]);
+        return intern(t, v);
+}
+
+/* ---- the cached model ------------------------------------------------------ */
+
+/* Same resource: kind, domain, name and, for apps, owner and type. */
+static bool same_resource(const sm_observed_resource *a, const sm_observed_resource *b)
+{
+        return a->kind == b->kind && streq_ptr(a->domain_id, b->domain_id) &&
+               streq_ptr(a->name, b->name) && streq_ptr(a->app_user_profile, b->app_user_profile) &&
+               streq_ptr(a->app_space, b->app_space) && streq_ptr(a->app_type, b->app_type);
+}
+
+/* like's counterpart among the first n resources of o (sorted), or NULL. */
+static sm_observed_resource *model_find(sm_observed *o, size_t n, const sm_observed_resource *like)
+{
+        size_t saved;
+        const sm_observed_resource *r;
+
+        if (!o || n == 0)
+                return NULL;
+        /* The lookup searches o->n_resources: only the sorted head counts. */
+        saved = o->n_resources;
+        o->n_resources = n;
+        r = sm_observed_find(o, like->kind, like->domain_id, like->name);
+        o->n_resources = saved;
+        /* Apps share names across owners: the run of equal names follows. */
+        for (; r && r < o->resources + n && r->kind == like->kind &&
+               streq_ptr(r->domain_id, like->domain_id) && streq_ptr(r->name, like->name);
+             r++)
+                if (same_resource(r, like))
+                        return (sm_observed_resource *)r;
+        return NULL;
+}
+
+/* Only resources are cached: roles and the portfolio are read every time. */
+static void model_strip(sm_observed *o)
+{
+        for (size_t i = 0; i < o->n_roles; i++)
+                sm_observed_role_done(&o->roles[i]);
+        free(o->roles);
+        o->roles = NULL;
+        o->n_roles = 0;
+        free(o->portfolio.portfolio_id);
+        for (size_t i = 0; i < o->portfolio.n_principals; i++)
+                free(o->portfolio.principal_arns[i]);
+        free(o->portfolio.principal_arns);
+        o->portfolio = (sm_observed_portfolio){0};
+}
+
+/* Fold the seeds into the model: a seed replaces the entry it names. */
+static int cache_settle(sm_observe_cache *c)
+{
+        size_t n_sorted;
+
+        if (!c->seeds || c->seeds->n_resources == 0)
+                return 0;
+        if (!c->model && !(c->model = sm_observed_new()))
+                return -ENOMEM;
+        n_sorted = c->model->n_resources;
+        for (size_t i = 0; i < c->seeds->n_resources; i++) {
+                sm_observed_resource *seed = &c->seeds->resources[i];
+                sm_observed_resource *m = model_find(c->model, n_sorted, seed);
+
+                if (m) {
+                        sm_observed_resource_done(m);
+                        *m = *seed;
+                        *seed = (sm_observed_resource){0};
+                } else if (sm_observed_add_resource(c->model, seed) < 0) {
+                        return -ENOMEM;
+                }
+        }
+        c->seeds = sm_observed_free(c->seeds);
+        sm_observed_sort(c->model);
+        return 0;
 }
 
 static bool wants_tags(const sm_observed_resource *res)
@@ -481,40 +763,24 @@ static json_t *describe_params(const sm_observed_resource *res)
 static void consider(observation *ob, size_t index)
 {
         sm_observed_resource *res = &ob->o->resources[index];
-        _cleanup_free_ char *key = cache_key(res);
-        json_t *entry = NULL;
-        bool current = false, need_describe, need_tags;
+        sm_observed_resource *old = NULL;
+        bool need_describe, need_tags;
 
-        if (!key) {
-                oom(ob);
-                return;
-        }
-        if (!ob->full_sweep)
-                entry = json_object_get(ob->cache->entries, key);
-        if (entry) {
-                json_t *lm = json_object_get(entry, "last_modified");
-
-                current =
-                        json_is_number(lm) && json_number_value(lm) == res->last_modified &&
-                        streq_ptr(json_string_value(json_object_get(entry, "status")), res->status);
-        }
-        if (current) {
-                json_t *d = json_object_get(entry, "describe");
-                json_t *t = json_object_get(entry, "tags");
-
-                if (json_is_object(d)) {
-                        res->describe = json_incref(d);
-                        if (!res->arn && arn_members[res->kind] &&
-                            dup_to(&res->arn, str_of(d, arn_members[res->kind])) < 0) {
-                                oom(ob);
-                                return;
-                        }
+        if (!ob->full_sweep && ob->prev)
+                old = model_find(ob->prev, ob->prev->n_resources, res);
+        /* Current: same LastModifiedTime and Status as the List shows. What
+         * it knows moves over: the old model is on its way out. */
+        if (old && !ob->taken[old - ob->prev->resources] &&
+            old->last_modified == res->last_modified && streq_ptr(old->status, res->status)) {
+                ob->taken[old - ob->prev->resources] = true;
+                if (old->describe) {
+                        res->describe = TAKE_PTR(old->describe);
+                        if (!res->arn)
+                                res->arn = TAKE_PTR(old->arn);
                 }
-                if (json_is_array(t)) {
-                        if (tags_add_list(&res->tags, t) < 0) {
-                                oom(ob);
-                                return;
-                        }
+                if (old->tags_known) {
+                        res->tags = old->tags;
+                        old->tags = (sm_tags){0};
                         res->tags_known = true;
                 }
         }
@@ -603,7 +869,7 @@ static void list_entry(observation *ob, sm_resource_kind kind, const json_t *ite
              (!str_of(item, "SpaceName") && !str_of(item, "UserProfileName"))))
                 return;
         if (dup_to(&res.name, str_of(item, name)) < 0 || dup_to(&res.domain_id, domain_id) < 0 ||
-            dup_to(&res.status, str_of(item, status)) < 0 ||
+            dup_status(&res.status, str_of(item, status)) < 0 ||
             dup_to(&res.arn, arn_members[kind] ? str_of(item, arn_members[kind]) : NULL) < 0)
                 goto fail;
         res.last_modified = time_of(json_object_get(item, lm));
@@ -638,9 +904,13 @@ static bool on_describe(observation *ob, op *p, const sm_aws_response *r)
         }
         if (r->error)
                 return false;
-        json_decref(res->describe);
-        res->describe = json_incref(r->output);
         if (!res->arn && dup_to(&res->arn, str_of(r->output, arn_members[res->kind])) < 0) {
+                oom(ob);
+                return false;
+        }
+        json_decref(res->describe);
+        res->describe = prune_describe(&ob->cache->intern, res->kind, r->output);
+        if (!res->describe) {
                 oom(ob);
                 return false;
         }
@@ -655,7 +925,7 @@ static bool on_list_tags(observation *ob, op *p, const sm_aws_response *r)
         bool bad;
 
         if (r->error) {
-                tags_clear(&res->tags);
+                sm_observed_tags_done(&res->tags);
                 return false;
         }
         if (tags_add_list(&res->tags, json_object_get(r->output, "Tags")) < 0) {
@@ -665,7 +935,7 @@ static bool on_list_tags(observation *ob, op *p, const sm_aws_response *r)
         if (next_page(ob, p, r->output, "NextToken", "NextToken", &bad))
                 return true;
         if (bad)
-                tags_clear(&res->tags);
+                sm_observed_tags_done(&res->tags);
         else
                 res->tags_known = true;
         return false;
@@ -1147,55 +1417,34 @@ static void drop_gone(observation *ob)
         o->n_resources = j;
 }
 
-static json_t *cache_entry(const sm_observed_resource *res)
+static bool kind_named(const char *name, sm_resource_kind *ret)
 {
-        json_t *e = json_pack("{s:s,s:f}", "kind", sm_resource_kind_to_string(res->kind),
-                              "last_modified", res->last_modified);
-
-        if (!e)
-                return NULL;
-        if ((res->status && json_object_set_new(e, "status", json_string(res->status)) < 0) ||
-            (res->describe && json_object_set(e, "describe", res->describe) < 0) ||
-            (res->tags_known && json_object_set_new(e, "tags", tags_to_json(&res->tags)) < 0)) {
-                json_decref(e);
-                return NULL;
-        }
-        return e;
+        for (int k = 0; k < _SM_RESOURCE_KIND_MAX; k++)
+                if (streq_ptr(name, sm_resource_kind_to_string(k))) {
+                        *ret = k;
+                        return true;
+                }
+        return false;
 }
 
-/* The cache after this pass: what was seen, plus the old entries of kinds
- * whose List failed (not seeing them proves nothing). */
-static int cache_rebuild(observation *ob)
+/* What the cache keeps until the model comes back: the old entries of
+ * kinds whose List failed (not seeing them proves nothing). */
+static int cache_leftovers(observation *ob)
 {
-        const sm_observed *o = ob->o;
-        json_t *fresh = json_object(), *old;
-        const char *key;
+        sm_observe_cache *c = ob->cache;
+        sm_observed *prev = ob->prev;
 
-        if (!fresh)
+        if (!prev)
+                return 0;
+        c->model = sm_observed_new();
+        if (!c->model)
                 return -ENOMEM;
-        for (size_t i = 0; i < o->n_resources; i++) {
-                _cleanup_free_ char *k = cache_key(&o->resources[i]);
-
-                if (!k || json_object_set_new(fresh, k, cache_entry(&o->resources[i])) < 0)
-                        goto fail;
-        }
-        json_object_foreach(ob->cache->entries, key, old)
-        {
-                const char *kind = json_string_value(json_object_get(old, "kind"));
-
-                if (json_object_get(fresh, key))
-                        continue;
-                for (int k = 0; k < _SM_RESOURCE_KIND_MAX; k++)
-                        if (o->incomplete[k] && streq_ptr(kind, sm_resource_kind_to_string(k)) &&
-                            json_object_set(fresh, key, old) < 0)
-                                goto fail;
-        }
-        json_decref(ob->cache->entries);
-        ob->cache->entries = fresh;
+        for (size_t i = 0; i < prev->n_resources; i++)
+                if (!ob->taken[i] && ob->o->incomplete[prev->resources[i].kind] &&
+                    sm_observed_add_resource(c->model, &prev->resources[i]) < 0)
+                        return -ENOMEM;
+        ob->prev = sm_observed_free(ob->prev);
         return 0;
-fail:
-        json_decref(fresh);
-        return -ENOMEM;
 }
 
 static int complete_model(observation *ob)
@@ -1227,7 +1476,7 @@ static int complete_model(observation *ob)
         if (ob->portfolio_failed)
                 o->portfolio.status_known = false;
         sm_observed_sort(o);
-        return cache_rebuild(ob);
+        return cache_leftovers(ob);
 }
 
 static void observation_free(observation *ob)
@@ -1239,6 +1488,12 @@ static void observation_free(observation *ob)
                 op_free(p);
         }
         sm_observed_free(ob->o);
+        /* An observation that failed leaves the cache as it found it (less
+         * what it moved out: only a cost). */
+        if (ob->prev && !ob->cache->model)
+                ob->cache->model = TAKE_PTR(ob->prev);
+        sm_observed_free(ob->prev);
+        free(ob->taken);
         free(ob->gone);
         free(ob->instance);
         free(ob);
@@ -1282,7 +1537,17 @@ int sm_observe_start(sm_aws_client *client, sm_observe_cache *cache, const sm_ob
         ob->o = sm_observed_new();
         if (!ob->o || dup_to(&ob->instance, opts->instance) < 0)
                 goto oom;
-        if (!cache->entries && !(cache->entries = json_object()))
+        if (cache_settle(cache) < 0)
+                goto oom;
+        ob->prev = TAKE_PTR(cache->model);
+        if (ob->prev && !(ob->taken = calloc(ob->prev->n_resources + 1, sizeof(bool)))) {
+                cache->model = TAKE_PTR(ob->prev);
+                goto oom;
+        }
+        /* An estate mostly stays what it was: room for as many resources as
+         * last time, rather than doubling past them while the old model is
+         * still held. */
+        if (ob->prev && sm_observed_reserve(ob->o, ob->prev->n_resources) < 0)
                 goto oom;
         ep = sm_aws_client_endpoint(client, SM_SERVICE_SAGEMAKER, NULL);
         if (ep && (dup_to(&ob->o->region, ep->signing_region) < 0 ||
@@ -1332,79 +1597,258 @@ oom:
 
 sm_observe_cache *sm_observe_cache_new(void)
 {
-        sm_observe_cache *c = calloc(1, sizeof(*c));
+        return calloc(1, sizeof(sm_observe_cache));
+}
 
-        if (!c)
-                return NULL;
-        c->entries = json_object();
-        if (!c->entries) {
-                free(c);
-                return NULL;
-        }
-        return c;
+static void cache_clear(sm_observe_cache *c)
+{
+        c->model = sm_observed_free(c->model);
+        c->seeds = sm_observed_free(c->seeds);
+        intern_sweep(&c->intern);
 }
 
 sm_observe_cache *sm_observe_cache_free(sm_observe_cache *c)
 {
         if (!c)
                 return NULL;
-        json_decref(c->entries);
+        cache_clear(c);
+        intern_done(&c->intern);
         free(c);
         return NULL;
 }
 
+int sm_observe_cache_keep(sm_observe_cache *c, sm_observed *o)
+{
+        size_t n;
+        int r = 0;
+
+        if (!c || !o) {
+                sm_observed_free(o);
+                return -EINVAL;
+        }
+        model_strip(o);
+        n = o->n_resources;
+        /* What the cache held meanwhile: entries of kinds not listed. */
+        for (size_t i = 0; c->model && i < c->model->n_resources && r == 0; i++)
+                if (!model_find(o, n, &c->model->resources[i]))
+                        r = sm_observed_add_resource(o, &c->model->resources[i]);
+        sm_observed_free(c->model);
+        sm_observed_sort(o);
+        c->model = o;
+        intern_sweep(&c->intern);
+        return r;
+}
+
+/* One line of the file into r; false when it is not one. */
+static bool resource_from_json(intern_table *t, json_t *line, sm_observed_resource *r,
+                               bool *ret_oom)
+{
+        json_t *lm = json_object_get(line, "last_modified");
+        json_t *describe = json_object_get(line, "describe");
+        json_t *tags = json_object_get(line, "tags");
+
+        *r = (sm_observed_resource){0};
+        if (!json_is_object(line) || !json_is_number(lm) || !str_of(line, "name") ||
+            !kind_named(json_string_value(json_object_get(line, "kind")), &r->kind) ||
+            (describe && !json_is_object(describe)) || (tags && !json_is_array(tags)))
+                return false;
+        r->last_modified = json_number_value(lm);
+        if (dup_to(&r->name, str_of(line, "name")) < 0 ||
+            dup_to(&r->domain_id, str_of(line, "domain_id")) < 0 ||
+            dup_to(&r->arn, str_of(line, "arn")) < 0 ||
+            dup_status(&r->status, str_of(line, "status")) < 0 ||
+            dup_to(&r->app_user_profile, str_of(line, "app_user_profile")) < 0 ||
+            dup_to(&r->app_space, str_of(line, "app_space")) < 0 ||
+            dup_to(&r->app_type, str_of(line, "app_type")) < 0)
+                goto oom;
+        /* Fresh from the parser, so it may be interned in place. */
+        if (describe && !(r->describe = intern(t, json_incref(describe))))
+                goto oom;
+        if (tags) {
+                if (tags_add_list(&r->tags, tags) < 0)
+                        goto oom;
+                r->tags_known = true;
+        }
+        return true;
+oom:
+        *ret_oom = true;
+        return false;
+}
+
+/* The header says which version; a version 1 file is a single line that
+ * would have to be parsed whole (tens of MiB for thousands of users) only
+ * to be thrown away, so only its start is read. 0 or -errno. */
+static int read_header(FILE *f)
+{
+        char head[256];
+        const char *v;
+        int version = -1;
+
+        if (!fgets(head, sizeof(head), f))
+                return ferror(f) ? -EIO : -EBADMSG;
+        v = strstr(head, "\"version\"");
+        if (!v || sscanf(v + strlen("\"version\""), " : %d", &version) != 1)
+                return -EBADMSG;
+        if (version != CACHE_VERSION)
+                return -EPROTONOSUPPORT;
+        return strchr(head, '\n') ? 0 : -EBADMSG;
+}
+
 int sm_observe_cache_load(sm_observe_cache *c, const char *path)
 {
-        json_error_t err;
-        json_t *root, *entries, *e;
-        const char *key;
-        int fd;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        FILE *f;
+        ssize_t len;
+        int r;
 
         if (!c || !path)
                 return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        return -errno;
-                json_object_clear(c->entries);
-                return 0;
+        cache_clear(c);
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        r = read_header(f);
+        if (r < 0)
+                goto out;
+        c->model = sm_observed_new();
+        c->seeds = sm_observed_new();
+        if (!c->model || !c->seeds) {
+                r = -ENOMEM;
+                goto out;
         }
-        root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &err);
-        close(fd);
-        if (!root)
-                return -EBADMSG;
-        entries = json_object_get(root, "entries");
-        if (json_integer_value(json_object_get(root, "version")) != CACHE_VERSION ||
-            !json_is_object(entries))
-                goto bad;
-        json_object_foreach(entries, key, e)
-        {
-                if (!json_is_object(e) || !json_is_number(json_object_get(e, "last_modified")))
-                        goto bad;
+        while ((len = getline(&line, &size, f)) >= 0) {
+                json_t *v = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
+                sm_observed_resource res;
+                bool nomem = false;
+
+                if (!resource_from_json(&c->intern, v, &res, &nomem)) {
+                        json_decref(v);
+                        sm_observed_resource_done(&res);
+                        r = nomem ? -ENOMEM : -EBADMSG;
+                        goto out;
+                }
+                r = sm_observed_add_resource(
+                        json_is_true(json_object_get(v, "seed")) ? c->seeds : c->model, &res);
+                json_decref(v);
+                if (r < 0) {
+                        sm_observed_resource_done(&res);
+                        goto out;
+                }
         }
-        json_decref(c->entries);
-        c->entries = json_incref(entries);
-        json_decref(root);
-        return 0;
-bad:
-        json_decref(root);
-        return -EBADMSG;
+        r = ferror(f) ? -EIO : 0;
+        if (r == 0) {
+                sm_observed_sort(c->model);
+                r = cache_settle(c);
+        }
+out:
+        fclose(f);
+        if (r < 0)
+                cache_clear(c); /* all or nothing */
+        return r;
+}
+
+static int set_str_member(json_t *o, const char *key, const char *s)
+{
+        return s ? json_object_set_new(o, key, json_string(s)) : 0;
+}
+
+static int write_resource(FILE *f, const sm_observed_resource *r, bool seed)
+{
+        json_t *v = json_pack("{s:s,s:s,s:f}", "kind", sm_resource_kind_to_string(r->kind), "name",
+                              r->name, "last_modified", r->last_modified);
+        int k = 0;
+
+        if (!v)
+                return -ENOMEM;
+        k |= set_str_member(v, "domain_id", r->domain_id);
+        k |= set_str_member(v, "arn", r->arn);
+        k |= set_str_member(v, "status", r->status);
+        k |= set_str_member(v, "app_user_profile", r->app_user_profile);
+        k |= set_str_member(v, "app_space", r->app_space);
+        k |= set_str_member(v, "app_type", r->app_type);
+        if (r->describe)
+                k |= json_object_set(v, "describe", r->describe);
+        if (r->tags_known)
+                k |= json_object_set_new(v, "tags", tags_to_json(&r->tags));
+        if (seed)
+                k |= json_object_set_new(v, "seed", json_true());
+        if (k == 0 && (json_dumpf(v, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF))
+                k = -EIO;
+        json_decref(v);
+        return k < 0 ? (k == -EIO ? -EIO : -ENOMEM) : 0;
+}
+
+static int write_cache(FILE *f, void *userdata)
+{
+        const sm_observe_cache *c = userdata;
+        int r = 0;
+
+        if (fprintf(f, "{\"version\":%d}\n", CACHE_VERSION) < 0)
+                return -EIO;
+        for (size_t i = 0; c->model && i < c->model->n_resources && r == 0; i++)
+                r = write_resource(f, &c->model->resources[i], false);
+        for (size_t i = 0; c->seeds && i < c->seeds->n_resources && r == 0; i++)
+                r = write_resource(f, &c->seeds->resources[i], true);
+        return r;
 }
 
 int sm_observe_cache_save(const sm_observe_cache *c, const char *path)
 {
-        _cleanup_free_ char *text = NULL;
-        json_t *root;
-
         if (!c || !path)
                 return -EINVAL;
-        root = json_pack("{s:i,s:O}", "version", CACHE_VERSION, "entries", c->entries);
-        if (!root)
-                return -ENOMEM;
-        text = json_dumps(root, JSON_COMPACT);
-        json_decref(root);
-        if (!text)
-                return -ENOMEM;
-        /* 0600: describes name roles and subnets. */
-        return sm_write_file_atomic_at(AT_FDCWD, path, text, strlen(text));
+        /* Written line by line: as one buffer the file would briefly cost as
+         * much memory as everything else. Mode 0600: describes name roles
+         * and subnets. */
+        return sm_write_file_atomic_with(AT_FDCWD, path, write_cache, (void *)c);
+}
+
+int sm_observe_cache_seed(sm_observe_cache *c, const char *operation, const json_t *params,
+                          const json_t *listed)
+{
+        sm_observed_resource res = {0};
+        json_t *describe = NULL, *tags;
+        const char *name_member;
+        int r = -ENOMEM;
+
+        if (!c || !operation || !json_is_object(params) || !json_is_object(listed))
+                return -EINVAL;
+        if (streq(operation, "CreateUserProfile")) {
+                res.kind = SM_RESOURCE_USER_PROFILE;
+                name_member = "UserProfileName";
+        } else if (streq(operation, "CreateSpace")) {
+                res.kind = SM_RESOURCE_SPACE;
+                name_member = "SpaceName";
+        } else {
+                return -EINVAL;
+        }
+        if (!str_of(params, "DomainId") || !str_of(params, name_member) ||
+            !str_of(listed, "Status"))
+                return -EINVAL;
+        res.last_modified = time_of(json_object_get(listed, "LastModifiedTime"));
+        if (dup_to(&res.domain_id, str_of(params, "DomainId")) < 0 ||
+            dup_to(&res.name, str_of(params, name_member)) < 0 ||
+            dup_status(&res.status, str_of(listed, "Status")) < 0 ||
+            dup_to(&res.arn, str_of(listed, arn_members[res.kind])) < 0)
+                goto out;
+        /* What Describe would say of the fields the request set: the request
+         * itself, as the List shows it settled. */
+        describe = json_deep_copy(params);
+        if (!describe)
+                goto out;
+        (void)json_object_del(describe, "Tags");
+        res.describe = prune_describe(&c->intern, res.kind, describe);
+        if (!res.describe)
+                goto out;
+        tags = json_object_get(params, "Tags");
+        if (tags && tags_add_list(&res.tags, tags) < 0)
+                goto out;
+        res.tags_known = true;
+        if (!c->seeds && !(c->seeds = sm_observed_new()))
+                goto out;
+        r = sm_observed_add_resource(c->seeds, &res);
+out:
+        json_decref(describe);
+        sm_observed_resource_done(&res);
+        return r;
 }

@@ -50,6 +50,42 @@ sm_ownership sm_ownership_of(const sm_tags *tags, const char *instance)
         return instance && streq(v, instance) ? SM_OWNER_US : SM_OWNER_OTHER;
 }
 
+/* ---- shared strings ------------------------------------------------------ */
+
+/* Strings nearly every resource has, shared rather than copied: a model of
+ * thousands of profiles (kept between passes as the observer's cache)
+ * would otherwise hold thousands of copies of "InService" and of our tag's
+ * key. Recognised by address when freeing. */
+static const char *const shared_strings[] = {
+        SM_TAG_MANAGED_BY, "InService", "Pending",       "Updating",      "Deleting",
+        "Deleted",         "Failed",    "Update_Failed", "Delete_Failed", "Creating",
+        "Created",         "Updated",   "Starting",      "Stopping",      "Stopped",
+};
+
+static bool is_shared(const char *s)
+{
+        for (size_t i = 0; i < ELEMENTSOF(shared_strings); i++)
+                if (s == shared_strings[i])
+                        return true;
+        return false;
+}
+
+void sm_observed_strfree(char *s)
+{
+        if (!is_shared(s))
+                free(s);
+}
+
+char *sm_observed_strdup(const char *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(shared_strings); i++)
+                if (streq(s, shared_strings[i]))
+                        return (char *)shared_strings[i];
+        return strdup(s);
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static void strv_free_(char **v)
@@ -61,11 +97,11 @@ static void strv_free_(char **v)
         free(v);
 }
 
-static void tags_done(sm_tags *t)
+void sm_observed_tags_done(sm_tags *t)
 {
         for (size_t i = 0; i < t->n; i++) {
-                free(t->items[i].key);
-                free(t->items[i].value);
+                sm_observed_strfree(t->items[i].key);
+                sm_observed_strfree(t->items[i].value);
         }
         free(t->items);
         *t = (sm_tags){0};
@@ -86,7 +122,7 @@ void sm_observed_role_done(sm_observed_role *r)
                 json_decref(r->inline_policies[i].document);
         }
         free(r->inline_policies);
-        tags_done(&r->tags);
+        sm_observed_tags_done(&r->tags);
         *r = (sm_observed_role){0};
 }
 
@@ -97,12 +133,12 @@ void sm_observed_resource_done(sm_observed_resource *r)
         free(r->name);
         free(r->domain_id);
         free(r->arn);
-        free(r->status);
+        sm_observed_strfree(r->status);
         free(r->app_user_profile);
         free(r->app_space);
         free(r->app_type);
         json_decref(r->describe);
-        tags_done(&r->tags);
+        sm_observed_tags_done(&r->tags);
         *r = (sm_observed_resource){0};
 }
 
@@ -169,18 +205,36 @@ int sm_observed_add_role(sm_observed *o, sm_observed_role *obj)
         return 0;
 }
 
+int sm_observed_reserve(sm_observed *o, size_t n)
+{
+        sm_observed_resource *v;
+
+        if (!o)
+                return -EINVAL;
+        if (n <= o->resources_cap)
+                return 0;
+        v = realloc(o->resources, n * sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        o->resources = v;
+        o->resources_cap = n;
+        return 0;
+}
+
 int sm_observed_add_resource(sm_observed *o, sm_observed_resource *obj)
 {
-        void *items;
-        int r;
-
         if (!o || !obj || (unsigned)obj->kind >= _SM_RESOURCE_KIND_MAX)
                 return -EINVAL;
-        items = o->resources;
-        r = grow(&items, o->n_resources, sizeof(*o->resources));
-        if (r < 0)
-                return r;
-        o->resources = items;
+        /* An explicit capacity, unlike roles: sm_observed_sort() trims it. */
+        if (o->n_resources >= o->resources_cap) {
+                size_t cap = o->n_resources < 4 ? 8 : 2 * o->n_resources;
+                sm_observed_resource *v = realloc(o->resources, cap * sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                o->resources = v;
+                o->resources_cap = cap;
+        }
         o->resources[o->n_resources++] = *obj;
         *obj = (sm_observed_resource){0};
         return 0;
@@ -241,6 +295,15 @@ void sm_observed_sort(sm_observed *o)
                 qsort(o->roles, o->n_roles, sizeof(*o->roles), role_cmp);
         if (o->n_resources > 1)
                 qsort(o->resources, o->n_resources, sizeof(*o->resources), resource_cmp);
+        if (o->n_resources > 0 && o->n_resources < o->resources_cap) {
+                sm_observed_resource *v =
+                        realloc(o->resources, o->n_resources * sizeof(*o->resources));
+
+                if (v) {
+                        o->resources = v;
+                        o->resources_cap = o->n_resources;
+                }
+        }
 }
 
 /* Index of the first resource not ordered before (kind, domain_id, name). */

@@ -49,6 +49,9 @@ struct sm_pass {
          * applies the same call clears it, so a retry that works is not a
          * failure and one that keeps failing counts once. */
         json_t *failed;
+        /* The subset AWS refused as invalid (a terminal error): the same call
+         * would be refused again, so later rounds hold it back. */
+        json_t *refused;
         unsigned n_rounds;
         unsigned changes;
         int error; /* why the pass ended early, 0 if it did not */
@@ -192,6 +195,11 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                         r = -ENOMEM;
                         break;
                 }
+                /* A create a List showed settled needs no Describe next round:
+                 * the cache learns it from the request (a failure only costs
+                 * that Describe). */
+                if (res->outcome == SM_OUTCOME_APPLIED && res->listed)
+                        (void)sm_observe_cache_seed(p->cache, a->operation, a->params, res->listed);
                 switch (res->outcome) {
                 case SM_OUTCOME_APPLIED:
                 case SM_OUTCOME_ALREADY:
@@ -202,6 +210,10 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                 case SM_OUTCOME_FAILED:
                 case SM_OUTCOME_TIMED_OUT:
                         if (json_object_set_new(p->failed, key, json_true()) < 0)
+                                r = -ENOMEM;
+                        else if (res->outcome == SM_OUTCOME_FAILED &&
+                                 res->error.klass == SM_AWS_ERROR_TERMINAL &&
+                                 json_object_set_new(p->refused, key, json_true()) < 0)
                                 r = -ENOMEM;
                         break;
                 default:
@@ -240,17 +252,66 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                 pass_finish(p, r);
 }
 
+/* The plan for the report, without its "in sync" findings (counted in
+ * *ret_in_sync instead): over thousands of converged users they would be
+ * nearly all of the report, and of the pass's memory, and say nothing. */
+static json_t *plan_report(const sm_plan *plan, size_t *ret_in_sync)
+{
+        sm_plan view = *plan;
+        json_t *j;
+        size_t n = 0;
+
+        *ret_in_sync = 0;
+        view.findings = malloc((plan->n_findings ? plan->n_findings : 1) * sizeof(sm_finding));
+        if (!view.findings)
+                return NULL;
+        for (size_t i = 0; i < plan->n_findings; i++) {
+                if (plan->findings[i].kind == SM_FINDING_IN_SYNC)
+                        (*ret_in_sync)++;
+                else
+                        view.findings[n++] = plan->findings[i]; /* borrowed */
+        }
+        view.n_findings = n;
+        j = sm_plan_to_json(&view);
+        free(view.findings);
+        return j;
+}
+
 static void pass_destroy(sm_pass *p);
+
+/* Start the executor on this round's plan, holding back the calls AWS
+ * refused as invalid in an earlier round: the same request cannot fare
+ * better until the manifest changes (the next pass tries again). */
+static int apply_round(sm_pass *p, const sm_plan *plan)
+{
+        sm_apply_options opts = p->opts.apply;
+        _cleanup_free_ bool *held = NULL;
+
+        if (json_object_size(p->refused) > 0) {
+                held = calloc(plan->n_actions, sizeof(bool));
+                if (!held)
+                        return -ENOMEM;
+                for (size_t i = 0; i < plan->n_actions; i++) {
+                        _cleanup_free_ char *key = action_key(&plan->actions[i]);
+
+                        if (!key)
+                                return -ENOMEM;
+                        held[i] = json_object_get(p->refused, key) != NULL;
+                }
+                opts.held = held;
+        }
+        return sm_apply_start(p->loop, p->client, plan, &opts, on_applied, p, &p->apply);
+}
 
 static void on_observed(int r, sm_observed *observed, const sm_observe_stats *stats, void *userdata)
 {
         sm_pass *p = userdata;
         sm_plan *plan = NULL;
         json_t *stats_json, *plan_json;
-        size_t n_mutating = 0;
+        size_t n_mutating = 0, n_in_sync = 0;
 
         if (p->freed) {
-                sm_observed_free(observed);
+                (void)sm_observe_cache_keep(p->cache, observed);
                 pass_destroy(p);
                 return;
         }
@@ -264,7 +325,7 @@ static void on_observed(int r, sm_observed *observed, const sm_observe_stats *st
                                (json_int_t)stats->other_calls, "failed_calls",
                                (json_int_t)stats->failed_calls);
         if (!stats_json || json_object_set_new(p->round, "observe", stats_json) < 0) {
-                sm_observed_free(observed);
+                (void)sm_observe_cache_keep(p->cache, observed);
                 pass_finish(p, -ENOMEM);
                 return;
         }
@@ -278,7 +339,7 @@ static void on_observed(int r, sm_observed *observed, const sm_observe_stats *st
                 p->account_id = strdup(observed->account_id);
                 p->partition = strdup(observed->partition);
                 if (!p->account_id || !p->partition) {
-                        sm_observed_free(observed);
+                        (void)sm_observe_cache_keep(p->cache, observed);
                         pass_finish(p, -ENOMEM);
                         return;
                 }
@@ -286,7 +347,9 @@ static void on_observed(int r, sm_observed *observed, const sm_observe_stats *st
         p->opts.policy.account_id = p->account_id;
         p->opts.policy.partition = p->partition;
         r = sm_plan_build(p->opts.desired, observed, &p->opts.policy, &plan);
-        sm_observed_free(observed);
+        /* The model becomes the cache the next observation asks (a failure
+         * only costs Describes). */
+        (void)sm_observe_cache_keep(p->cache, observed);
         if (r < 0) {
                 json_object_set_new(p->round, "error", json_string(strerror(-r)));
                 pass_finish(p, r);
@@ -294,8 +357,9 @@ static void on_observed(int r, sm_observed *observed, const sm_observe_stats *st
         }
         sm_plan_free(p->plan);
         p->plan = plan;
-        plan_json = sm_plan_to_json(plan);
-        if (!plan_json || json_object_set_new(p->round, "plan", plan_json) < 0) {
+        plan_json = plan_report(plan, &n_in_sync);
+        if (!plan_json || json_object_set_new(p->round, "plan", plan_json) < 0 ||
+            json_object_set_new(p->round, "in_sync", json_integer((json_int_t)n_in_sync)) < 0) {
                 pass_finish(p, -ENOMEM);
                 return;
         }
@@ -314,7 +378,7 @@ static void on_observed(int r, sm_observed *observed, const sm_observe_stats *st
                 return;
         }
         p->state = PASS_APPLYING;
-        r = sm_apply_start(p->loop, p->client, plan, &p->opts.apply, on_applied, p, &p->apply);
+        r = apply_round(p, plan);
         if (r < 0) {
                 json_object_set_new(p->round, "error", json_string(strerror(-r)));
                 pass_finish(p, r);
@@ -373,7 +437,8 @@ int sm_pass_start(uv_loop_t *loop, sm_aws_client *client, sm_observe_cache *cach
         }
         p->rounds = json_array();
         p->failed = json_object();
-        if (!p->rounds || !p->failed ||
+        p->refused = json_object();
+        if (!p->rounds || !p->failed || !p->refused ||
             (opts->policy.account_id && opts->policy.partition &&
              (!p->account_id || !p->partition))) {
                 r = -ENOMEM;
@@ -396,6 +461,7 @@ int sm_pass_start(uv_loop_t *loop, sm_aws_client *client, sm_observe_cache *cach
 fail:
         json_decref(p->rounds);
         json_decref(p->failed);
+        json_decref(p->refused);
         free(p->account_id);
         free(p->partition);
         free(p);
@@ -424,6 +490,7 @@ static void pass_destroy(sm_pass *p)
         sm_plan_free(p->plan);
         json_decref(p->rounds);
         json_decref(p->failed);
+        json_decref(p->refused);
         free(p->account_id);
         free(p->partition);
         if (!p->result_sent)

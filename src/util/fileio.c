@@ -29,11 +29,11 @@ static int sync_dir_of(int dirfd, const char *name)
         return r;
 }
 
-int sm_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len)
+int sm_write_file_atomic_with(int dirfd, const char *name, sm_file_writer_fn write_fn,
+                              void *userdata)
 {
         _cleanup_free_ char *copy = strdup(name), *tmp = NULL;
-        const char *p = data;
-        size_t off = 0;
+        FILE *f = NULL;
         int fd = -1, r;
 
         if (!copy)
@@ -54,7 +54,7 @@ int sm_write_file_atomic_at(int dirfd, const char *name, const void *data, size_
                 return -ENOMEM;
         for (unsigned attempt = 0;; attempt++) {
                 char *x = tmp + strlen(tmp) - 6;
-                unsigned v = (unsigned)getpid() * 2654435761u + attempt * 7919u + (unsigned)off;
+                unsigned v = (unsigned)getpid() * 2654435761u + attempt * 7919u;
 
                 for (int i = 0; i < 6; i++, v /= 36)
                         x[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
@@ -63,40 +63,51 @@ int sm_write_file_atomic_at(int dirfd, const char *name, const void *data, size_
                         break;
                 if (errno != EEXIST || attempt >= 64)
                         return -errno;
-                off++;
         }
-        off = 0;
-        while (off < len) {
-                ssize_t k = write(fd, p + off, len - off);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto fail;
-                }
-                off += (size_t)k;
-        }
-        if (fsync(fd) < 0) {
+        f = fdopen(fd, "w");
+        if (!f) {
                 r = -errno;
+                close(fd);
                 goto fail;
         }
-        r = close(fd);
-        fd = -1;
-        if (r < 0) {
+        r = write_fn(f, userdata);
+        if (fflush(f) != 0 && r == 0)
                 r = -errno;
+        if (r == 0 && fsync(fileno(f)) < 0)
+                r = -errno;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        if (r < 0)
                 goto fail;
-        }
         if (renameat(dirfd, tmp, dirfd, name) < 0) {
                 r = -errno;
                 goto fail;
         }
         return sync_dir_of(dirfd, name);
 fail:
-        if (fd >= 0)
-                close(fd);
         unlinkat(dirfd, tmp, 0);
         return r;
+}
+
+typedef struct buffer_ref {
+        const void *data;
+        size_t len;
+} buffer_ref;
+
+static int write_buffer(FILE *f, void *userdata)
+{
+        const buffer_ref *b = userdata;
+
+        if (b->len > 0 && fwrite(b->data, 1, b->len, f) != b->len)
+                return -EIO;
+        return 0;
+}
+
+int sm_write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len)
+{
+        buffer_ref b = {data, len};
+
+        return sm_write_file_atomic_with(dirfd, name, write_buffer, &b);
 }
 
 bool sm_file_trusted(const struct stat *st, uid_t trusted_uid, char *why, size_t why_size)

@@ -71,6 +71,28 @@ static void emu_async_delay(harness *h, unsigned ms)
         free(body);
 }
 
+/* A SageMaker record of the emulator (table, key) stops settling and turns
+ * Failed with reason, as AWS gives up on a resource. */
+static void emu_fail(harness *h, const char *table, const char *key, const char *reason)
+{
+        char *value = sm_strf("\"value\": \"%s\"", reason);
+        const char *const members[][2] = {
+                {"_settles_at", "\"delete\": true"},
+                {"FailureReason", value},
+                {"Status", "\"value\": \"Failed\""},
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(members); i++) {
+                char *patch = sm_strf("{\"service\": \"sagemaker\", \"path\": [\"%s\", "
+                                      "\"%s\", \"%s\"], %s}",
+                                      table, key, members[i][0], members[i][1]);
+
+                json_decref(admin(h, "POST", "/_emu/patch", patch, 200));
+                free(patch);
+        }
+        free(value);
+}
+
 /* ---- harness ----------------------------------------------------------- */
 
 static char *const emu_args[] = {"--async-delay-ms", "300", NULL};
@@ -445,7 +467,6 @@ START_TEST(test_settle_failed_status)
         sm_apply_options opts = fast;
         json_t *list;
         const char *id;
-        char *patch;
         outcome o;
         sm_apply *a = NULL;
 
@@ -462,22 +483,7 @@ START_TEST(test_settle_failed_status)
         list = oob(&h, "sagemaker", "ListDomains", "{}", 200);
         id = json_string_value(
                 json_object_get(json_array_get(json_object_get(list, "Domains"), 0), "DomainId"));
-        /* No transition left, then Failed with a reason. */
-        patch = sm_strf("{\"service\": \"sagemaker\", \"path\": [\"domains\", \"%s\", "
-                        "\"_settles_at\"], \"delete\": true}",
-                        id);
-        json_decref(admin(&h, "POST", "/_emu/patch", patch, 200));
-        free(patch);
-        patch = sm_strf("{\"service\": \"sagemaker\", \"path\": [\"domains\", \"%s\", "
-                        "\"FailureReason\"], \"value\": \"no capacity\"}",
-                        id);
-        json_decref(admin(&h, "POST", "/_emu/patch", patch, 200));
-        free(patch);
-        patch = sm_strf("{\"service\": \"sagemaker\", \"path\": [\"domains\", \"%s\", "
-                        "\"Status\"], \"value\": \"Failed\"}",
-                        id);
-        json_decref(admin(&h, "POST", "/_emu/patch", patch, 200));
-        free(patch);
+        emu_fail(&h, "domains", id, "no capacity");
         json_decref(list);
         ck_assert_int_eq(sm_test_run_until(&h.loop, &o.done, 10000), 0);
         ck_assert_int_eq(outcome_of(&o, 0), SM_OUTCOME_FAILED);
@@ -485,6 +491,184 @@ START_TEST(test_settle_failed_status)
         ck_assert_str_eq(o.report->results[0].error.code, "Failed");
         sm_apply_free(a);
         free(params);
+        sm_plan_free(p);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A profile and a space in a domain made out of band (InService at once). */
+static char *ready_domain(harness *h)
+{
+        char *params = create_domain_params("listed");
+        json_t *out = oob(h, "sagemaker", "CreateDomain", params, 200);
+        char *id = strdup(json_string_value(json_object_get(out, "DomainId")));
+
+        json_decref(out);
+        free(params);
+        return id;
+}
+
+static size_t add_profile(sm_plan *p, const char *domain_id, const char *name)
+{
+        char *res = sm_strf("user-profile/listed/%s", name);
+        char *params = sm_strf("{\"DomainId\": \"%s\", \"UserProfileName\": \"%s\", "
+                               "\"UserSettings\": {\"ExecutionRole\": \"%s\"}}",
+                               domain_id, name, ROLE_ARN);
+        char *probe =
+                sm_strf("{\"DomainId\": \"%s\", \"UserProfileName\": \"%s\"}", domain_id, name);
+        size_t i = add(p, res, SM_VERB_CREATE, SM_SERVICE_SAGEMAKER, "CreateUserProfile", params,
+                       NULL);
+
+        settle_with(p, i, settle_in_service, "DescribeUserProfile", probe);
+        free(res);
+        free(params);
+        free(probe);
+        return i;
+}
+
+/* Creates of profiles and spaces are seen settled in their domain's List,
+ * a page for many, never with a Describe each; the entry that showed each
+ * is in its result, with the ARN the create answered. */
+START_TEST(test_creates_confirmed_by_list)
+{
+        static const int dep0[] = {0, -1};
+        harness h;
+        sm_plan *p = plan_new(4);
+        char *id, *params, *probe;
+        outcome o;
+        sm_apply *a;
+
+        harness_start(&h, NULL);
+        emu_async_delay(&h, 0);
+        id = ready_domain(&h);
+        emu_async_delay(&h, 300);
+        add_profile(p, id, "u1");
+        add_profile(p, id, "u2");
+        add_profile(p, id, "u3");
+        params = sm_strf("{\"DomainId\": \"%s\", \"SpaceName\": \"u1-space\", "
+                         "\"OwnershipSettings\": {\"OwnerUserProfileName\": \"u1\"}, "
+                         "\"SpaceSharingSettings\": {\"SharingType\": \"Private\"}}",
+                         id);
+        probe = sm_strf("{\"DomainId\": \"%s\", \"SpaceName\": \"u1-space\"}", id);
+        add(p, "space/listed/u1-space", SM_VERB_CREATE, SM_SERVICE_SAGEMAKER, "CreateSpace", params,
+            dep0);
+        settle_with(p, 3, settle_in_service, "DescribeSpace", probe);
+        a = run_plan(&h, p, &fast, &o);
+        for (size_t i = 0; i < 4; i++) {
+                const json_t *listed = o.report->results[i].listed;
+
+                ck_assert_int_eq(outcome_of(&o, i), SM_OUTCOME_APPLIED);
+                ck_assert_ptr_nonnull(listed);
+                ck_assert_str_eq(json_string_value(json_object_get(listed, "Status")), "InService");
+                ck_assert(json_is_number(json_object_get(listed, "LastModifiedTime")));
+                ck_assert_ptr_nonnull(json_string_value(
+                        json_object_get(listed, i < 3 ? "UserProfileArn" : "SpaceArn")));
+                ck_assert_uint_ge(o.report->results[i].polls, 1);
+        }
+        ck_assert_int_eq(emu_calls(&h, "sagemaker:DescribeUserProfile"), 0);
+        ck_assert_int_eq(emu_calls(&h, "sagemaker:DescribeSpace"), 0);
+        ck_assert_int_ge(emu_calls(&h, "sagemaker:ListUserProfiles"), 1);
+        ck_assert_int_ge(emu_calls(&h, "sagemaker:ListSpaces"), 1);
+        sm_apply_free(a);
+        sm_plan_free(p);
+        free(params);
+        free(probe);
+        free(id);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A create the List shows Failed is read with its own Describe, which says
+ * why. */
+START_TEST(test_list_confirmed_create_failed)
+{
+        harness h;
+        sm_plan *p = plan_new(1);
+        sm_apply_options opts = fast;
+        char *id, *key;
+        outcome o = {0};
+        sm_apply *a = NULL;
+
+        harness_start(&h, NULL);
+        emu_async_delay(&h, 0);
+        id = ready_domain(&h);
+        emu_async_delay(&h, 3000);
+        add_profile(p, id, "broken");
+        opts.poll_initial_ms = 200;
+        o = (outcome){.loop = &h.loop};
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, &opts, on_done, &o, &a), 0);
+        while (emu_calls(&h, "sagemaker:CreateUserProfile") == 0)
+                uv_run(&h.loop, UV_RUN_ONCE);
+        key = sm_strf("%s/broken", id);
+        emu_fail(&h, "user_profiles", key, "no EFS");
+        free(key);
+        ck_assert_int_eq(sm_test_run_until(&h.loop, &o.done, 10000), 0);
+        ck_assert_int_eq(outcome_of(&o, 0), SM_OUTCOME_FAILED);
+        ck_assert_str_eq(o.report->results[0].failure_reason, "no EFS");
+        ck_assert_ptr_null(o.report->results[0].listed);
+        ck_assert_int_eq(emu_calls(&h, "sagemaker:DescribeUserProfile"), 1);
+        sm_apply_free(a);
+        sm_plan_free(p);
+        free(id);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A create the List keeps showing Pending times out at its own deadline,
+ * read again and again meanwhile, with backoff. */
+START_TEST(test_list_confirmation_times_out)
+{
+        harness h;
+        sm_plan *p = plan_new(1);
+        sm_apply_options opts = fast;
+        char *id;
+        outcome o;
+        sm_apply *a;
+        long lists;
+
+        harness_start(&h, NULL);
+        emu_async_delay(&h, 0);
+        id = ready_domain(&h);
+        emu_async_delay(&h, 60000);
+        add_profile(p, id, "slow");
+        opts.settle_timeout_ms = 1000;
+        a = run_plan(&h, p, &opts, &o);
+        ck_assert_int_eq(outcome_of(&o, 0), SM_OUTCOME_TIMED_OUT);
+        ck_assert_str_eq(o.report->results[0].error.code, "SettleTimeout");
+        ck_assert_ptr_null(o.report->results[0].listed);
+        /* Polls every 40 to 120 ms for a second: more than one, not a storm. */
+        lists = emu_calls(&h, "sagemaker:ListUserProfiles");
+        ck_assert_int_ge(lists, 3);
+        ck_assert_int_le(lists, 30);
+        ck_assert_int_eq(emu_calls(&h, "sagemaker:DescribeUserProfile"), 0);
+        sm_apply_free(a);
+        sm_plan_free(p);
+        free(id);
+        harness_stop(&h);
+}
+END_TEST
+
+/* A call still throttled after the client's own retries (one attempt here)
+ * is sent again within the pass rather than left to the next round. */
+START_TEST(test_throttled_call_sent_again)
+{
+        harness h;
+        sm_plan *p = plan_new(1);
+        outcome o;
+        sm_apply *a;
+
+        harness_start(&h, NULL);
+        json_decref(admin(&h, "POST", "/_emu/faults",
+                          "{\"operation\": \"iam:CreateRole\", \"kind\": \"throttle\", "
+                          "\"count\": 2}",
+                          200));
+        add_j(p, "role/throttled", SM_VERB_CREATE, SM_SERVICE_IAM, "CreateRole",
+              create_role_params("throttled"), NULL);
+        a = run_plan(&h, p, &fast, &o);
+        ck_assert_int_eq(outcome_of(&o, 0), SM_OUTCOME_APPLIED);
+        ck_assert_uint_eq(o.report->results[0].attempts, 3);
+        ck_assert_int_eq(emu_calls(&h, "iam:CreateRole"), 3);
+        sm_apply_free(a);
         sm_plan_free(p);
         harness_stop(&h);
 }
@@ -776,6 +960,10 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_failed_dep_skips_and_request_id);
         tcase_add_test(tc, test_delete_settles_when_gone);
         tcase_add_test(tc, test_settle_failed_status);
+        tcase_add_test(tc, test_creates_confirmed_by_list);
+        tcase_add_test(tc, test_list_confirmed_create_failed);
+        tcase_add_test(tc, test_list_confirmation_times_out);
+        tcase_add_test(tc, test_throttled_call_sent_again);
         tcase_add_test(tc, test_concurrency_bound);
         tcase_add_test(tc, test_same_resource_serialized);
         tcase_add_test(tc, test_stop_mid_run);

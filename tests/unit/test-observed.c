@@ -110,6 +110,53 @@ START_TEST(test_sort_and_find)
 }
 END_TEST
 
+/* Common statuses and our tag key are shared, other strings copied; the
+ * destructors free exactly the copies (the sanitizer build checks). And the
+ * array gives back what sorting finds spare. */
+START_TEST(test_shared_strings_and_capacity)
+{
+        sm_observed *o = sm_observed_new();
+        sm_observed_resource r = {0};
+        char *custom = sm_observed_strdup("Weird_Status");
+
+        ck_assert_ptr_eq(sm_observed_strdup("InService"), sm_observed_strdup("InService"));
+        ck_assert_ptr_eq(sm_observed_strdup(SM_TAG_MANAGED_BY),
+                         sm_observed_strdup(SM_TAG_MANAGED_BY));
+        ck_assert_ptr_ne(custom, sm_observed_strdup("InService"));
+        ck_assert_str_eq(custom, "Weird_Status");
+        sm_observed_strfree(custom);
+        ck_assert_ptr_null(sm_observed_strdup(NULL));
+
+        ck_assert_int_eq(sm_observed_reserve(o, 100), 0);
+        ck_assert_uint_eq(o->resources_cap, 100);
+        for (int i = 0; i < 3; i++) {
+                char name[8];
+
+                snprintf(name, sizeof(name), "s%d", i);
+                r.kind = SM_RESOURCE_SPACE; /* adding moved r out and zeroed it */
+                r.name = strdup(name);
+                r.domain_id = strdup("d-a");
+                r.status = sm_observed_strdup(i == 0 ? "Custom" : "InService");
+                r.tags.items = calloc(1, sizeof(sm_tag));
+                r.tags.items[0].key = sm_observed_strdup(SM_TAG_MANAGED_BY);
+                r.tags.items[0].value = sm_observed_strdup("prod");
+                r.tags.n = 1;
+                ck_assert_int_eq(sm_observed_add_resource(o, &r), 0);
+        }
+        sm_observed_sort(o);
+        ck_assert_uint_eq(o->resources_cap, 3);
+        ck_assert_str_eq(o->resources[2].status, "InService");
+        ck_assert_int_eq(sm_observed_add_resource(o,
+                                                  &(sm_observed_resource){
+                                                          .kind = SM_RESOURCE_SPACE,
+                                                          .name = strdup("s9"),
+                                                  }),
+                         0);
+        ck_assert_uint_eq(o->n_resources, 4);
+        sm_observed_free(o);
+}
+END_TEST
+
 START_TEST(test_domain_by_name_prefers_ours)
 {
         sm_observed *o = sm_observed_new();
@@ -161,6 +208,7 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_kind_names);
         tcase_add_test(tc, test_ownership);
         tcase_add_test(tc, test_sort_and_find);
+        tcase_add_test(tc, test_shared_strings_and_capacity);
         tcase_add_test(tc, test_domain_by_name_prefers_ours);
         tcase_add_test(tc, test_json);
         suite_add_tcase(s, tc);

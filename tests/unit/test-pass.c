@@ -303,6 +303,38 @@ START_TEST(test_failure_counted_once)
 }
 END_TEST
 
+START_TEST(test_refused_call_not_repeated_in_the_pass)
+{
+        stack s = {0};
+        pass_run run;
+
+        stack_start(&s);
+        /* As above, but AWS refuses the second profile as invalid: no later
+         * round of this pass sends it again (the 5xx case above does), while
+         * the rest of the estate still converges around it. */
+        json_decref(sm_fixture_admin(&s.emu, "POST", "/_emu/faults",
+                                     "{\"operation\": \"sagemaker:CreateUserProfile\", "
+                                     "\"kind\": \"reject\", \"after\": 1}",
+                                     200));
+        run_pass(&s, &run);
+        ck_assert_int_eq(run.result.r, 0);
+        ck_assert_uint_ge(run.result.rounds, 3);
+        ck_assert_int_eq(emu_count(&s, "sagemaker:CreateUserProfile"), 2);
+        ck_assert_uint_eq(report_outcomes(run.result.report, "user-profile/", "failed"), 1);
+        ck_assert_uint_eq(run.result.failures, 1);
+        ck_assert_int_eq(sm_pass_exit_code(&run.result), 6);
+        sm_pass_result_done(&run.result);
+
+        /* A new pass is a new chance (the manifest may have changed). */
+        json_decref(sm_fixture_admin(&s.emu, "DELETE", "/_emu/faults", NULL, 200));
+        run_pass(&s, &run);
+        ck_assert_int_eq(emu_count(&s, "sagemaker:CreateUserProfile"), 3);
+        ck_assert_uint_eq(run.result.failures, 0);
+        sm_pass_result_done(&run.result);
+        stack_stop(&s);
+}
+END_TEST
+
 START_TEST(test_stop_while_observing)
 {
         stack s = {0};
@@ -355,6 +387,7 @@ static Suite *pass_suite(void)
         tcase_add_test(tc, test_exit_code);
         tcase_add_test(tc, test_converges_then_nothing_to_do);
         tcase_add_test(tc, test_failure_counted_once);
+        tcase_add_test(tc, test_refused_call_not_repeated_in_the_pass);
         tcase_add_test(tc, test_stop_while_observing);
         tcase_add_test(tc, test_free_while_observing);
         suite_add_tcase(s, tc);

@@ -13,7 +13,9 @@ call to a service) or "sagemaker:CreateDomain" (one operation).
 
 Fault rule (admin POST /_emu/faults, a rule or a list of rules):
   operation  pattern, default "*"
-  kind       throttle | error5xx | reset | stall
+  kind       throttle | error5xx | reject | reset | stall
+             (reject: the protocol's validation error, 400, which no
+             retry can cure)
   rate       probability a matching call is hit, default 1.0
   after      let this many matching calls through first, default 0
   count      stop after injecting this many, default unlimited
@@ -33,7 +35,7 @@ import random
 import threading
 import time
 
-KINDS = ("throttle", "error5xx", "reset", "stall")
+KINDS = ("throttle", "error5xx", "reject", "reset", "stall")
 
 
 class BadRule(ValueError):

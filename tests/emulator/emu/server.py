@@ -207,6 +207,8 @@ class Emulator:
             call.outcome = "throttled"
             code, message, status = _THROTTLE[call.protocol]
             raise AwsError(code, message, status)
+        if verdict.action == "reject":
+            raise self._validation(call, "refused by an injected fault")
         code, message, status = _5XX[verdict.status]
         raise AwsError(code, message, status, sender=False)
 
