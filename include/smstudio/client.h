@@ -35,6 +35,24 @@ typedef struct sm_aws_client_stats {
         uint64_t failures;
 } sm_aws_client_stats;
 
+/* One finished call (after all its retries), for metrics and logs. */
+typedef struct sm_aws_call_info {
+        sm_service_id service;
+        const char *service_name; /* "sagemaker", "iam", "sts", "servicecatalog" */
+        const char *operation;    /* "CreateUserProfile" */
+        /* "ok"; "cancelled" (client shut down or call cancelled);
+         * "throttled" (the final error was a throttling one); else "error". */
+        const char *outcome;
+        const char *error_code; /* the final error's code; NULL when ok */
+        unsigned attempts;      /* requests sent (0 when none could be) */
+        unsigned throttles;     /* throttling answers among them */
+} sm_aws_call_info;
+
+/* Called once per call that was accepted by sm_aws_call(), from the loop,
+ * just before its done callback; info and its strings are borrowed for the
+ * duration of the call. Must not call back into the client. */
+typedef void (*sm_aws_call_observer_fn)(const sm_aws_call_info *info, void *userdata);
+
 /* settings, http and creds are borrowed and must outlive the client.
  * settings->region must be set. */
 int sm_aws_client_new(uv_loop_t *loop, sm_http *http, const sm_aws_settings *settings,
@@ -57,6 +75,9 @@ const sm_endpoint *sm_aws_client_endpoint(const sm_aws_client *c, sm_service_id 
                                           const char **ret_error);
 
 void sm_aws_client_get_stats(const sm_aws_client *c, sm_aws_client_stats *ret);
+
+/* Set (fn non-NULL) or clear the per-call observer; one at a time. */
+void sm_aws_client_set_observer(sm_aws_client *c, sm_aws_call_observer_fn fn, void *userdata);
 
 /* Tests: replace the randomness behind jitter (uniform in [0,1)). */
 void sm_aws_client_set_random(sm_aws_client *c, double (*rand01)(void *), void *userdata);

@@ -49,6 +49,8 @@ struct sm_aws_client {
         uint64_t rand_state;
 
         sm_aws_client_stats stats;
+        sm_aws_call_observer_fn observer;
+        void *observer_userdata;
 
         aws_call *calls; /* every call not yet freed */
         unsigned n_calls;
@@ -76,6 +78,7 @@ struct aws_call {
         unsigned last_cost; /* retry tokens taken for the attempt in flight */
         unsigned skew_retries;
         unsigned expired_retries;
+        unsigned throttles; /* throttling answers, for the observer */
         bool cancelled;
         sm_http_xfer *xfer;
         sm_aws_error error;
@@ -195,6 +198,22 @@ static void call_finish(aws_call *call, json_t *output)
         call->done = NULL;
         if (call->error.code)
                 c->stats.failures++;
+        if (done && c->observer) {
+                const char *code = call->error.code;
+                sm_aws_call_info info = {
+                        .service = call->service,
+                        .service_name = sm_aws_service_get(call->service)->name,
+                        .operation = call->operation,
+                        .outcome = !code                                        ? "ok"
+                                   : streq(code, "Cancelled")                   ? "cancelled"
+                                   : call->error.klass == SM_AWS_ERROR_THROTTLE ? "throttled"
+                                                                                : "error",
+                        .error_code = code,
+                        .attempts = call->attempt,
+                        .throttles = call->throttles,
+                };
+                c->observer(&info, c->observer_userdata);
+        }
         if (done) {
                 sm_aws_response r = {
                         .output = call->error.code ? NULL : output,
@@ -445,8 +464,10 @@ static void on_http_done(const sm_http_response *resp, void *userdata)
         }
         json_decref(output);
 
-        if (call->error.klass == SM_AWS_ERROR_THROTTLE)
+        if (call->error.klass == SM_AWS_ERROR_THROTTLE) {
                 c->stats.throttles++;
+                call->throttles++;
+        }
 
         if (sm_aws_error_is_clock_skew(&call->error) && call->skew_retries < MAX_SKEW_RETRIES &&
             learn_clock_offset(c, resp)) {
@@ -583,6 +604,12 @@ const sm_endpoint *sm_aws_client_endpoint(const sm_aws_client *c, sm_service_id 
 void sm_aws_client_get_stats(const sm_aws_client *c, sm_aws_client_stats *ret)
 {
         *ret = c->stats;
+}
+
+void sm_aws_client_set_observer(sm_aws_client *c, sm_aws_call_observer_fn fn, void *userdata)
+{
+        c->observer = fn;
+        c->observer_userdata = fn ? userdata : NULL;
 }
 
 void sm_aws_client_set_random(sm_aws_client *c, double (*rand01)(void *), void *userdata)

@@ -3,6 +3,7 @@
  * wire, how answers and errors come back, and the retry, clock-skew and
  * cancellation rules around it. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -413,6 +414,125 @@ START_TEST(test_connection_refused_is_transient_then_final)
 }
 END_TEST
 
+/* What the per-call observer saw: one entry per finished call. */
+typedef struct observed_call {
+        char service[32], operation[64], outcome[16], code[64];
+        unsigned attempts, throttles;
+} observed_call;
+
+typedef struct observer_log {
+        observed_call calls[8];
+        size_t n;
+} observer_log;
+
+static void observe(const sm_aws_call_info *info, void *userdata)
+{
+        observer_log *log = userdata;
+        observed_call *c;
+
+        ck_assert_uint_lt(log->n, 8);
+        c = &log->calls[log->n++];
+        snprintf(c->service, sizeof(c->service), "%s", info->service_name);
+        snprintf(c->operation, sizeof(c->operation), "%s", info->operation);
+        snprintf(c->outcome, sizeof(c->outcome), "%s", info->outcome);
+        snprintf(c->code, sizeof(c->code), "%s", info->error_code ? info->error_code : "");
+        c->attempts = info->attempts;
+        c->throttles = info->throttles;
+}
+
+/* The n-th call the observer saw (and that it saw n + 1 so far). */
+static void assert_observed(const observer_log *log, size_t n, const char *service,
+                            const char *operation, const char *result, const char *code,
+                            unsigned attempts, unsigned throttles)
+{
+        const observed_call *c = &log->calls[n];
+
+        ck_assert_uint_eq(log->n, n + 1);
+        ck_assert_str_eq(c->service, service);
+        ck_assert_str_eq(c->operation, operation);
+        ck_assert_str_eq(c->outcome, result);
+        ck_assert_str_eq(c->code, code);
+        ck_assert_uint_eq(c->attempts, attempts);
+        ck_assert_uint_eq(c->throttles, throttles);
+}
+
+START_TEST(test_observer_sees_every_finished_call)
+{
+        harness h = {0};
+        outcome o1 = {0}, o2 = {0}, o3 = {0};
+        observer_log log = {0};
+
+        harness_start(&h,
+                      "[{\"path\": \"/\", \"responses\": ["
+                      "{\"status\": 400, \"body\": \"{\\\"__type\\\": "
+                      "\\\"ThrottlingException\\\"}\"},"
+                      "{\"status\": 200, \"body\": \"{}\"},"
+                      "{\"status\": 400, \"body\": \"{\\\"__type\\\": "
+                      "\\\"ValidationException\\\"}\"},"
+                      "{\"status\": 200, \"delay_ms\": 20000, \"body\": \"{}\"}]}]",
+                      NULL);
+        sm_aws_client_set_observer(h.client, observe, &log);
+
+        /* Throttled once, then answered: "ok" with both attempts counted. */
+        ck_assert_int_eq(
+                sm_aws_call(h.client, SM_SERVICE_SAGEMAKER, "ListDomains", NULL, on_done, &o1), 0);
+        ck_assert_int_eq(sm_test_run_until(&h.loop, &o1.done, 10000), 0);
+        assert_observed(&log, 0, "sagemaker", "ListDomains", "ok", "", 2, 1);
+
+        /* A terminal error: "error" with its code, one attempt. */
+        ck_assert_int_eq(
+                sm_aws_call(h.client, SM_SERVICE_SAGEMAKER, "CreateDomain", NULL, on_done, &o2), 0);
+        ck_assert_int_eq(sm_test_run_until(&h.loop, &o2.done, 10000), 0);
+        assert_observed(&log, 1, "sagemaker", "CreateDomain", "error", "ValidationException", 1, 0);
+
+        /* In flight when the client goes: "cancelled". */
+        ck_assert_int_eq(
+                sm_aws_call(h.client, SM_SERVICE_SAGEMAKER, "ListApps", NULL, on_done, &o3), 0);
+        ck_assert_int_eq(sm_fixture_wait_requests(&h.fx, &h.loop, 4, 10000), 0);
+        h.client = sm_aws_client_free(h.client);
+        ck_assert_int_eq(sm_test_run_until(&h.loop, &o3.done, 5000), 0);
+        /* Its one request went out; no answer came. */
+        assert_observed(&log, 2, "sagemaker", "ListApps", "cancelled", "Cancelled", 1, 0);
+        outcome_done(&o1);
+        outcome_done(&o2);
+        outcome_done(&o3);
+        harness_stop(&h);
+}
+END_TEST
+
+START_TEST(test_observer_reports_throttled_out)
+{
+        harness h = {0};
+        outcome o = {0};
+        observer_log log = {0};
+
+        harness_start(&h,
+                      "[{\"path\": \"/\", \"responses\": [{\"status\": 400, \"body\": "
+                      "\"{\\\"__type\\\": \\\"ThrottlingException\\\"}\"}]}]",
+                      NULL);
+        sm_aws_client_set_observer(h.client, observe, &log);
+        ck_assert_int_eq(
+                sm_aws_call(h.client, SM_SERVICE_SAGEMAKER, "ListUserProfiles", NULL, on_done, &o),
+                0);
+        ck_assert_int_eq(sm_test_run_until(&h.loop, &o.done, 10000), 0);
+        assert_observed(&log, 0, "sagemaker", "ListUserProfiles", "throttled",
+                        "ThrottlingException", 3, 3);
+
+        /* Cleared: later calls are not reported. */
+        sm_aws_client_set_observer(h.client, NULL, NULL);
+        o.done = false;
+        outcome_done(&o);
+        o = (outcome){0};
+        ck_assert_int_eq(
+                sm_aws_call(h.client, SM_SERVICE_SAGEMAKER, "ListUserProfiles", NULL, on_done, &o),
+                0);
+        ck_assert_int_eq(sm_test_run_until(&h.loop, &o.done, 10000), 0);
+        ck_assert_uint_eq(log.n, 1);
+        outcome_done(&o);
+        harness_stop(&h);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
         Suite *s = suite_create("client");
@@ -429,6 +549,8 @@ static Suite *make_suite(void)
         tcase_add_test(tc, test_free_cancels_pending_calls);
         tcase_add_test(tc, test_bad_endpoint_is_reported_per_call);
         tcase_add_test(tc, test_connection_refused_is_transient_then_final);
+        tcase_add_test(tc, test_observer_sees_every_finished_call);
+        tcase_add_test(tc, test_observer_reports_throttled_out);
         suite_add_tcase(s, tc);
         return s;
 }
