@@ -369,6 +369,8 @@ int ctl_verb_outputs(const ctl_options *o, int argc, char **argv)
                 }
                 name = argv[i];
         }
+        if (o->from_daemon)
+                return ctl_daemon_outputs(o, name);
         config = ctl_load_config(o);
         if (!config || ctl_load_manifests(o, config, &load) < 0)
                 return EXIT_FAILURE;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -18,9 +19,14 @@
 #include "smstudio/manifestdir.h"
 
 /* Exit codes: 0 success, 1 the command failed, 64 usage error (sysexits).
- * outputs: 3 when a desired resource does not exist in AWS yet. */
+ * outputs: 3 when a desired resource does not exist in AWS yet; status: 3
+ * when something is failing; reconcile --wait: 3 when the pass failed. 4 the
+ * daemon refused a privileged call, 5 the daemon could not be reached. */
 #define EXIT_USAGE       64
 #define EXIT_NOT_CREATED 3
+#define EXIT_FAILING     3
+#define EXIT_DENIED      4
+#define EXIT_NO_DAEMON   5
 
 typedef struct ctl_options {
         bool json;
@@ -28,6 +34,10 @@ typedef struct ctl_options {
         const char *region;
         const char *config; /* --config FILE, or NULL for the default */
         int verbose;
+        const char *socket;  /* -s PATH; NULL: the daemon config's socket.path */
+        uint64_t timeout_ms; /* --timeout; 0: the verb's own default */
+        bool wait;           /* reconcile --wait */
+        bool from_daemon;    /* outputs --from-daemon */
 } ctl_options;
 
 /* One labelled value of a record rendered as text ("Label  value", the
@@ -44,6 +54,25 @@ void ctl_print_json(const ctl_options *o, const json_t *v);
 /* An error: "smstudioctl: message" on stderr, and with --json also
  * {"error": {"code", "message"}} on stdout. */
 void ctl_print_error(const ctl_options *o, const char *code, const char *message);
+/* ctl_print_error() whose JSON error object also gets extra's members
+ * (borrowed; may be NULL). */
+void ctl_print_error_with(const ctl_options *o, const char *code, const char *message,
+                          const json_t *extra);
+
+/* Whether text may carry ANSI colours: stdout is a terminal, NO_COLOR is
+ * unset or empty and TERM is not "dumb". */
+bool ctl_use_colour(void);
+/* The colour of a resource phase ("converged", "failing"...): an ANSI
+ * sequence, or "" for an unknown phase or when colour is off. */
+const char *ctl_phase_colour(const char *phase);
+/* The sequence ending a colour ("" when colour is off). */
+const char *ctl_colour_end(void);
+/* An aligned text table: a header line, then rows of n_cols cells each
+ * (cells[row * n_cols + col], NULL shown as "-"); colours, when not NULL, is
+ * laid out as cells and wraps a cell in that ANSI sequence. The last column
+ * is not padded. */
+void ctl_print_table(const char *const *headers, size_t n_cols, const char *const *cells,
+                     const char *const *colours, size_t n_rows);
 
 /* The daemon config: --config FILE (which must exist), else the default
  * file when there is one. NULL after reporting the problems. */
@@ -94,3 +123,17 @@ int ctl_verb_whoami(const ctl_options *o, int argc, char **argv);
 int ctl_verb_validate(const ctl_options *o, int argc, char **argv);
 int ctl_verb_import_seedfarmer(const ctl_options *o, int argc, char **argv);
 int ctl_verb_outputs(const ctl_options *o, int argc, char **argv);
+
+/* Verbs asking smstudiod over its control socket (ctl-daemon.c). */
+int ctl_verb_status(const ctl_options *o, int argc, char **argv);
+int ctl_verb_resources(const ctl_options *o, int argc, char **argv);
+int ctl_verb_plan(const ctl_options *o, int argc, char **argv);
+int ctl_verb_reconcile(const ctl_options *o, int argc, char **argv);
+int ctl_verb_pause(const ctl_options *o, int argc, char **argv);
+int ctl_verb_resume(const ctl_options *o, int argc, char **argv);
+int ctl_verb_approve(const ctl_options *o, int argc, char **argv);
+int ctl_verb_metrics(const ctl_options *o, int argc, char **argv);
+int ctl_verb_log_level(const ctl_options *o, int argc, char **argv);
+/* outputs --from-daemon: io.smstudio.Outputs for domain (NULL: the only
+ * one), printed as the live outputs are. An exit status. */
+int ctl_daemon_outputs(const ctl_options *o, const char *domain);

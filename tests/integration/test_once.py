@@ -351,9 +351,16 @@ class OnceTest(unittest.TestCase):
         self.assertEqual(self.space("alice-JupyterLab-space")["Status"], "InService")
 
     def test_7_usage_and_config_errors_exit_1(self):
-        p = subprocess.run([SMSTUDIOD], capture_output=True, text=True, timeout=30)
+        # Without --once smstudiod is the daemon (tests/integration/test_daemon.py);
+        # here only the argument errors, which exit before anything runs.
+        p = subprocess.run([SMSTUDIOD, "--no-such-option"], capture_output=True, text=True,
+                           timeout=30)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("the daemon loop is not built yet (issue 6); use --once", p.stderr)
+        self.assertIn("Usage: smstudiod", p.stderr)
+        p = subprocess.run([SMSTUDIOD, "--once", "stray-argument"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("unexpected argument 'stray-argument'", p.stderr)
         bad = os.path.join(self.tmp, "bad.yaml")
         with open(bad, "w", encoding="utf-8") as f:
             f.write("region: us-east-1\nintervall: 5m\n")
