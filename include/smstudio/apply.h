@@ -41,6 +41,9 @@ typedef struct sm_action_result {
          * ARN the create answered added; NULL otherwise. What the pass
          * seeds the observed cache with. */
         json_t *listed;
+        /* x-amzn-RequestId of the call that applied (NULL when it failed:
+         * error.request_id has that one), for the journal. */
+        char *request_id;
 } sm_action_result;
 
 typedef struct sm_apply_options {

@@ -57,8 +57,16 @@ void sm_daemon_pass_options_init(sm_pass_options *opts, const sm_daemon_config *
 unsigned sm_daemon_pass_number_next(const char *state_dir);
 void sm_daemon_pass_number_save(const char *state_dir, unsigned n);
 
-/* Log a round's failed, blocked and timed-out actions (journal fields). */
-void sm_daemon_log_round(unsigned round, const sm_plan *plan, const sm_apply_report *report);
+/* Log a round of pass number pass: every action applied (ACTION_APPLIED)
+ * or not (ACTION_FAILED; blocked ones at notice), with the journal fields.
+ * quiet: NULL, or one flag per action to log at debug only (held calls and
+ * what they skipped, said once when first refused). */
+void sm_daemon_log_round(unsigned pass, unsigned round, const sm_plan *plan,
+                         const sm_apply_report *report, const bool *quiet);
+
+/* Log a pass's last plan's findings that want a person: deletions the
+ * guard holds (DELETION_GUARD) and conflicts (CONFLICT). plan may be NULL. */
+void sm_daemon_log_findings(unsigned pass, const sm_plan *plan);
 
 /* The AWS client stack a pass runs on. */
 typedef struct sm_aws_stack {
@@ -103,12 +111,6 @@ json_t *sm_daemon_status_json(sm_daemon *d);
 
 /* Resources (all, or the one named: -ENOENT if none). 0 or -errno. */
 int sm_daemon_resources_json(sm_daemon *d, const char *name, json_t **ret);
-
-/* Outputs of a domain (NULL: the only one) from the last observation:
- * -ENOENT for no such domain, -ENODATA when not known. Today always
- * -ENODATA: the observed model lives in the observe cache, which has no
- * reader yet (smstudioctl outputs reads AWS itself). */
-int sm_daemon_outputs_json(sm_daemon *d, const char *domain, json_t **ret);
 
 /* Prometheus text of the daemon's metrics. New string or NULL. */
 char *sm_daemon_metrics_text(sm_daemon *d);

@@ -13,13 +13,14 @@
  * The AWS client stack is rebuilt on a config change only between passes.
  *
  * Terminal failures: the engine holds back, within one pass, a call AWS
- * refused as invalid (sm_apply_options.held). Across passes the rule is to
- * be keyed by resource, operation and a SHA-256 of the request's canonical
- * JSON (sorted keys): the same request is held on every periodic pass, a
- * changed manifest makes a new request (a new key) and is tried, SIGHUP
- * forgets every key. sm_pass_options has no hook to hold a call yet, so
- * today a refused call is tried again once per pass (once per interval
- * when nothing else triggers). */
+ * refused as invalid. Across passes the daemon does (held_calls, through
+ * sm_pass_options.hold and on_refused), keyed by resource, operation and a
+ * SHA-256 of the request's canonical JSON (sorted keys): the same request
+ * is held on every later pass, a changed manifest makes a new request (a
+ * new key) and is tried, SIGHUP forgets every key, and a key no complete
+ * pass asked about is dropped. A held call stays a failure: the status
+ * store sees it FAILED with the error AWS gave (phase failing, last error
+ * kept), while the log says so once, when AWS refused it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,6 +42,7 @@
 #include "smstudio/fileio.h"
 #include "smstudio/log.h"
 #include "smstudio/observe.h"
+#include "smstudio/sigv4.h"
 #include "smstudio/status.h"
 #include "smstudio/strbuf.h"
 #include "smstudio/timeutil.h"
@@ -52,17 +54,32 @@
 /* ---------------------------------------------------------------------- */
 /* Shared with --once                                                      */
 
-/* Diagnostics as they are formatted (path:line:column: message), one per
- * line: what an editor or CI jumps to. */
-static void print_diags(const sm_diags *d)
+/* Diagnostics, one record each, worded as they are formatted
+ * (path:line:column: message): what an editor or CI jumps to. Manifest
+ * problems carry SMSTUDIO_MANIFEST and MANIFEST_REJECTED, so the journal
+ * can be asked for one file's story. */
+static void log_diags(const sm_diags *d, bool manifests)
 {
-        sm_buf text = {0};
+        for (size_t i = 0; i < d->n; i++) {
+                const sm_diag *g = &d->items[i];
+                _cleanup_free_ char *place = g->line ? sm_strf("%s:%u", g->path, g->line)
+                                                     : strdup(g->path ? g->path : "");
+                const sm_log_field fields[] = {{SM_LOG_FIELD_MANIFEST, place}};
+                sm_buf text = {0};
+                sm_diags one = {.items = (sm_diag *)g, .n = 1, .cap = 1};
 
-        if (d->n == 0)
-                return;
-        if (sm_diags_format(d, &text) >= 0 && text.len > 0)
-                fwrite(text.data, 1, text.len, stderr);
-        sm_buf_done(&text);
+                /* The formatter's own wording, without its newline. */
+                if (sm_diags_format(&one, &text) < 0 || !text.data) {
+                        sm_buf_done(&text);
+                        continue;
+                }
+                if (text.len > 0 && text.data[text.len - 1] == '\n')
+                        text.data[--text.len] = '\0';
+                sm_log_fields(LOG_ERR, manifests ? SM_MESSAGE_MANIFEST_REJECTED : NULL,
+                              manifests ? fields : NULL, manifests ? ELEMENTSOF(fields) : 0, "%s",
+                              text.data);
+                sm_buf_done(&text);
+        }
 }
 
 int sm_daemon_config_load_logged(const char *path, sm_daemon_config **ret)
@@ -74,11 +91,11 @@ int sm_daemon_config_load_logged(const char *path, sm_daemon_config **ret)
         /* A named file must exist; the default one may be missing (defaults). */
         r = sm_daemon_config_load(path, path != NULL, &c, &diags);
         if (r < 0) {
-                if (diags.n > 0)
-                        print_diags(&diags);
-                else
-                        sm_log_error("cannot load the daemon config %s: %s",
-                                     path ? path : SM_DAEMON_CONFIG_PATH, strerror(-r));
+                log_diags(&diags, false);
+                sm_log_id(LOG_ERR, SM_MESSAGE_CONFIG_REJECTED,
+                          "cannot load the daemon config %s: %s",
+                          path ? path : SM_DAEMON_CONFIG_PATH,
+                          diags.n > 0 ? "see the problems above" : strerror(-r));
         } else {
                 *ret = c;
         }
@@ -121,7 +138,7 @@ int sm_daemon_manifests_load(const sm_daemon_config *config, sm_manifest_load **
                 return r;
         }
         /* Every problem is shown, even those a last good copy covers. */
-        print_diags(&load->diags);
+        log_diags(&load->diags, true);
         *ret = load;
         return 0;
 }
@@ -208,8 +225,12 @@ void sm_daemon_pass_number_save(const char *state_dir, unsigned n)
         (void)sm_write_file_atomic_at(AT_FDCWD, path, text, strlen(text));
 }
 
-void sm_daemon_log_round(unsigned round, const sm_plan *plan, const sm_apply_report *report)
+void sm_daemon_log_round(unsigned pass, unsigned round, const sm_plan *plan,
+                         const sm_apply_report *report, const bool *quiet)
 {
+        char number[16];
+
+        snprintf(number, sizeof(number), "%u", pass);
         sm_log_info("round %u: %u applied, %u already, %u skipped, %u blocked, %u failed, "
                     "%u timed out",
                     round, report->applied, report->already, report->skipped, report->blocked,
@@ -220,31 +241,80 @@ void sm_daemon_log_round(unsigned round, const sm_plan *plan, const sm_apply_rep
                 _cleanup_free_ char *manifest =
                         a->source.file ? sm_strf("%s:%u", a->source.file, a->source.line) : NULL;
                 const sm_log_field fields[] = {
+                        {SM_LOG_FIELD_PASS, number},
                         {SM_LOG_FIELD_RESOURCE, a->resource},
                         {SM_LOG_FIELD_MANIFEST, manifest},
                         {SM_LOG_FIELD_ACTION, sm_verb_to_string(a->verb)},
                         {SM_LOG_FIELD_RESULT, sm_action_outcome_to_string(res->outcome)},
                         {SM_LOG_FIELD_AWS_SERVICE, sm_aws_service_get(a->service)->name},
                         {SM_LOG_FIELD_AWS_OPERATION, a->operation},
-                        {SM_LOG_FIELD_AWS_REQUEST_ID, res->error.request_id},
+                        {SM_LOG_FIELD_AWS_REQUEST_ID,
+                         res->request_id ? res->request_id : res->error.request_id},
                         {SM_LOG_FIELD_AWS_ERROR_CODE, res->error.code},
                 };
 
+                if (quiet && quiet[i]) {
+                        sm_log_fields(LOG_DEBUG, NULL, fields, ELEMENTSOF(fields),
+                                      "%s %s: held (refused earlier)", a->resource, a->operation);
+                        continue;
+                }
                 if (res->outcome == SM_OUTCOME_APPLIED || res->outcome == SM_OUTCOME_ALREADY) {
                         sm_log_fields(LOG_INFO, SM_MESSAGE_ACTION_APPLIED, fields,
                                       ELEMENTSOF(fields), "%s %s: %s", a->resource, a->operation,
                                       sm_action_outcome_to_string(res->outcome));
                         continue;
                 }
-                sm_log_fields(res->outcome == SM_OUTCOME_BLOCKED ? LOG_NOTICE : LOG_ERR,
-                              res->outcome == SM_OUTCOME_BLOCKED ? NULL : SM_MESSAGE_ACTION_FAILED,
-                              fields, ELEMENTSOF(fields), "%s %s: %s%s%s%s%s%s%s", a->resource,
-                              a->operation, sm_action_outcome_to_string(res->outcome),
+                /* Blocked (the next round's) and skipped (a dependency did
+                 * not apply, and said so) are not failures of their own. */
+                bool failed =
+                        res->outcome != SM_OUTCOME_BLOCKED && res->outcome != SM_OUTCOME_SKIPPED;
+
+                sm_log_fields(failed ? LOG_ERR : LOG_NOTICE,
+                              failed ? SM_MESSAGE_ACTION_FAILED : NULL, fields, ELEMENTSOF(fields),
+                              "%s %s: %s%s%s%s%s%s%s", a->resource, a->operation,
+                              sm_action_outcome_to_string(res->outcome),
                               res->error.code ? ": " : "", res->error.code ? res->error.code : "",
                               res->error.message ? ": " : "",
                               res->error.message ? res->error.message : "",
                               res->failure_reason ? ": " : "",
                               res->failure_reason ? res->failure_reason : "");
+        }
+}
+
+void sm_daemon_log_findings(unsigned pass, const sm_plan *plan)
+{
+        char number[16];
+
+        if (!plan)
+                return;
+        snprintf(number, sizeof(number), "%u", pass);
+        for (size_t i = 0; i < plan->n_findings; i++) {
+                const sm_finding *f = &plan->findings[i];
+                _cleanup_free_ char *manifest =
+                        f->source.file ? sm_strf("%s:%u", f->source.file, f->source.line) : NULL;
+                const sm_log_field fields[] = {
+                        {SM_LOG_FIELD_PASS, number},
+                        {SM_LOG_FIELD_RESOURCE, f->resource},
+                        {SM_LOG_FIELD_MANIFEST, manifest},
+                };
+                const char *id;
+                int priority;
+
+                switch (f->kind) {
+                case SM_FINDING_DELETION_GUARDED:
+                        id = SM_MESSAGE_DELETION_GUARD;
+                        priority = LOG_WARNING;
+                        break;
+                case SM_FINDING_CONFLICT:
+                case SM_FINDING_REPLACE_REFUSED:
+                        id = SM_MESSAGE_CONFLICT;
+                        priority = LOG_WARNING;
+                        break;
+                default:
+                        continue;
+                }
+                sm_log_fields(priority, id, fields, ELEMENTSOF(fields), "%s: %s", f->resource,
+                              f->message ? f->message : "");
         }
 }
 
@@ -422,6 +492,10 @@ struct sm_daemon {
         const char *debounce_trigger;
 
         sm_control *control;
+
+        /* Requests AWS refused as invalid: hold key -> {code, message,
+         * request_id, pass (the last pass that refused or held it)}. */
+        json_t *held_calls;
 };
 
 static void start_pass(sm_daemon *d, const char *trigger);
@@ -451,13 +525,6 @@ json_t *sm_daemon_status_json(sm_daemon *d)
 int sm_daemon_resources_json(sm_daemon *d, const char *name, json_t **ret)
 {
         return sm_status_resources_to_json(d->status, name, ret);
-}
-
-int sm_daemon_outputs_json(sm_daemon *d, const char *domain, json_t **ret)
-{
-        /* The observed model lives in the cache (sm_observe_cache_keep) and
-         * has no reader yet; `smstudioctl outputs` reads AWS itself. */
-        return -ENODATA;
 }
 
 char *sm_daemon_metrics_text(sm_daemon *d)
@@ -774,20 +841,199 @@ static void waiters_run(waiter **list, const json_t *pass)
         }
 }
 
+/* "resource operation sha256(canonical request)": a changed manifest
+ * changes the request, hence the key. NULL when out of memory. */
+static char *hold_key(const sm_action *a)
+{
+        _cleanup_free_ char *text = NULL;
+        char digest[65];
+
+        text = a->params ? json_dumps(a->params, JSON_SORT_KEYS | JSON_COMPACT) : strdup("{}");
+        if (!text)
+                return NULL;
+        sm_sha256_hex(text, strlen(text), digest);
+        return sm_strf("%s %s %s", a->resource, a->operation, digest);
+}
+
+static json_t *held_entry(sm_daemon *d, const sm_action *a)
+{
+        _cleanup_free_ char *key = NULL;
+
+        if (json_object_size(d->held_calls) == 0 || !(key = hold_key(a)))
+                return NULL;
+        return json_object_get(d->held_calls, key);
+}
+
+static bool on_hold(const sm_action *a, void *userdata)
+{
+        sm_daemon *d = userdata;
+        json_t *e = held_entry(d, a);
+
+        if (!e)
+                return false;
+        json_object_set_new(e, "pass", json_integer(d->pass_number));
+        return true;
+}
+
+static void on_refused(const sm_action *a, const sm_action_result *res, void *userdata)
+{
+        sm_daemon *d = userdata;
+        _cleanup_free_ char *key = hold_key(a);
+        json_t *e;
+
+        if (!key)
+                return;
+        e = json_pack("{s:s?, s:s?, s:s?, s:I}", "code", res->error.code, "message",
+                      res->error.message, "request_id", res->error.request_id, "pass",
+                      (json_int_t)d->pass_number);
+        if (!e || json_object_set_new(d->held_calls, key, e) < 0)
+                return; /* only costs the same call on the next pass */
+        const sm_log_field fields[] = {
+                {SM_LOG_FIELD_RESOURCE, a->resource},
+                {SM_LOG_FIELD_AWS_OPERATION, a->operation},
+                {SM_LOG_FIELD_AWS_ERROR_CODE, res->error.code},
+                {SM_LOG_FIELD_AWS_REQUEST_ID, res->error.request_id},
+        };
+        sm_log_fields(LOG_NOTICE, NULL, fields, ELEMENTSOF(fields),
+                      "%s %s: AWS refused the request as invalid; held until its manifest "
+                      "changes or SIGHUP",
+                      a->resource, a->operation);
+}
+
+/* Forget what no complete pass asked about any more (the manifest changed,
+ * the resource went): a stale key would only use memory. */
+static void held_calls_prune(sm_daemon *d)
+{
+        const char *key;
+        json_t *e, *tmp;
+
+        json_object_foreach_safe(d->held_calls, tmp, key, e)
+        {
+                if (json_integer_value(json_object_get(e, "pass")) != (json_int_t)d->pass_number)
+                        json_object_del(d->held_calls, key);
+        }
+}
+
+/* The report the status store and the log see: held calls are failures
+ * with the error AWS gave when it refused them, and they and what they
+ * skipped are quiet in the log (said once, when refused). Returns report
+ * itself when nothing was held; otherwise view, whose results (*ret_results,
+ * the caller's to free) borrow from report and held_calls. */
+static const sm_apply_report *held_view(sm_daemon *d, const sm_plan *plan,
+                                        const sm_apply_report *report, sm_apply_report *view,
+                                        sm_action_result **ret_results, bool **ret_quiet)
+{
+        sm_action_result *results = NULL;
+        bool *quiet = NULL, any = false;
+
+        *ret_results = NULL;
+        *ret_quiet = NULL;
+        if (json_object_size(d->held_calls) == 0)
+                return report;
+        quiet = calloc(report->n_results ? report->n_results : 1, sizeof(bool));
+        results = malloc((report->n_results ? report->n_results : 1) * sizeof(*results));
+        if (!quiet || !results) {
+                free(quiet);
+                free(results);
+                return report;
+        }
+        *view = *report;
+        view->results = results;
+        memcpy(results, report->results, report->n_results * sizeof(*results));
+        for (size_t i = 0; i < report->n_results && i < plan->n_actions; i++) {
+                const sm_action *a = &plan->actions[i];
+                json_t *e;
+
+                if (results[i].outcome != SM_OUTCOME_SKIPPED)
+                        continue;
+                /* Dependencies come first in a plan: one sweep is enough. */
+                for (size_t k = 0; k < a->n_deps; k++)
+                        if (a->deps[k] < i && quiet[a->deps[k]])
+                                quiet[i] = true;
+                e = held_entry(d, a);
+                if (!e)
+                        continue;
+                quiet[i] = any = true;
+                results[i].outcome = SM_OUTCOME_FAILED;
+                results[i].error = (sm_aws_error){
+                        .code = (char *)json_string_value(json_object_get(e, "code")),
+                        .message = (char *)json_string_value(json_object_get(e, "message")),
+                        .request_id = (char *)json_string_value(json_object_get(e, "request_id")),
+                        .klass = SM_AWS_ERROR_TERMINAL,
+                };
+                view->skipped--;
+                view->failed++;
+        }
+        if (!any) {
+                free(quiet);
+                free(results);
+                return report;
+        }
+        *ret_results = results;
+        *ret_quiet = quiet;
+        return view;
+}
+
+/* Which resources had drift repaired by this round, as the status store
+ * counts it (before is each applied action's counter before the round). */
+static void log_drift(sm_daemon *d, const sm_plan *plan, const sm_apply_report *report,
+                      const unsigned *before)
+{
+        char number[16];
+
+        snprintf(number, sizeof(number), "%u", d->pass_number);
+        for (size_t i = 0; i < report->n_results && i < plan->n_actions; i++) {
+                const sm_action *a = &plan->actions[i];
+                _cleanup_free_ char *manifest = NULL;
+
+                if (report->results[i].outcome != SM_OUTCOME_APPLIED ||
+                    sm_status_resource_drift_repaired(d->status, a->resource) <= before[i])
+                        continue;
+                /* Once per resource, however many calls repaired it. */
+                for (size_t j = i + 1; j < plan->n_actions; j++)
+                        if (streq(plan->actions[j].resource, a->resource))
+                                goto next;
+                manifest = a->source.file ? sm_strf("%s:%u", a->source.file, a->source.line) : NULL;
+                const sm_log_field fields[] = {
+                        {SM_LOG_FIELD_PASS, number},
+                        {SM_LOG_FIELD_RESOURCE, a->resource},
+                        {SM_LOG_FIELD_MANIFEST, manifest},
+                        {SM_LOG_FIELD_ACTION, sm_verb_to_string(a->verb)},
+                        {SM_LOG_FIELD_RESULT, "applied"},
+                };
+                sm_log_fields(LOG_NOTICE, SM_MESSAGE_DRIFT_REPAIRED, fields, ELEMENTSOF(fields),
+                              "%s: drift repaired", a->resource);
+        next:;
+        }
+}
+
 static void on_round(unsigned round, const sm_plan *plan, const sm_apply_report *report,
                      void *userdata)
 {
         sm_daemon *d = userdata;
+        sm_apply_report view;
+        _cleanup_free_ sm_action_result *results = NULL;
+        _cleanup_free_ bool *quiet = NULL;
+        _cleanup_free_ unsigned *drift = NULL;
+        const sm_apply_report *seen;
 
         /* A dry run changes nothing: the store does not hear of it. */
         if (d->pass_is_plan)
                 return;
-        if (!report)
+        if (!report) {
                 sm_log_info("pass %u round %u: %zu actions planned", d->pass_number, round,
                             plan->n_actions);
-        else
-                sm_daemon_log_round(round, plan, report);
-        (void)sm_status_pass_round(d->status, round, plan, report, (double)sm_now_unix());
+                (void)sm_status_pass_round(d->status, round, plan, NULL, (double)sm_now_unix());
+                return;
+        }
+        seen = held_view(d, plan, report, &view, &results, &quiet);
+        sm_daemon_log_round(d->pass_number, round, plan, seen, quiet);
+        drift = calloc(plan->n_actions ? plan->n_actions : 1, sizeof(unsigned));
+        for (size_t i = 0; drift && i < plan->n_actions; i++)
+                drift[i] = sm_status_resource_drift_repaired(d->status, plan->actions[i].resource);
+        (void)sm_status_pass_round(d->status, round, plan, seen, (double)sm_now_unix());
+        if (drift)
+                log_drift(d, plan, report, drift);
 }
 
 static void finish_plan(sm_daemon *d, sm_pass_result *result)
@@ -835,7 +1081,10 @@ static void on_pass_done(sm_pass_result *result, void *userdata)
 {
         sm_daemon *d = userdata;
         char number[16];
-        const sm_log_field fields[] = {{SM_LOG_FIELD_PASS, number}};
+        const sm_log_field fields[] = {
+                {SM_LOG_FIELD_PASS, number},
+                {SM_LOG_FIELD_RESULT, sm_pass_result_name(result)},
+        };
         const char *error;
         bool complete;
         int r;
@@ -852,6 +1101,9 @@ static void on_pass_done(sm_pass_result *result, void *userdata)
         error = json_string_value(json_object_get(result->report, "error"));
         complete = result->r >= 0 && !error && !d->stopping;
         (void)sm_status_pass_finished(d->status, result, NULL, complete, (double)sm_now_unix());
+        sm_daemon_log_findings(d->pass_number, result->last_plan);
+        if (complete)
+                held_calls_prune(d);
         if (d->pass_approved && result->r >= 0)
                 d->approve_next = false;
         snprintf(number, sizeof(number), "%u", d->pass_number);
@@ -861,6 +1113,9 @@ static void on_pass_done(sm_pass_result *result, void *userdata)
                       result->rounds, result->changes, result->failures,
                       error || result->r < 0 ? ": " : "",
                       result->r < 0 ? strerror(-result->r) : (error ? error : ""));
+        if (result->held > 0)
+                sm_log_debug("pass %u held %u call(s) AWS refused before", d->pass_number,
+                             result->held);
         sm_pass_result_done(result);
 
         r = sm_observe_cache_save(d->cache, d->cache_path);
@@ -984,6 +1239,9 @@ static int start_pass_as(sm_daemon *d, const char *trigger, bool plan_only)
                 d->popts.dry_run = true;
         d->popts.on_round = on_round;
         d->popts.round_userdata = d;
+        d->popts.hold = on_hold;
+        d->popts.on_refused = on_refused;
+        d->popts.hold_userdata = d;
         d->pass_is_plan = plan_only;
         r = sm_pass_start(&d->loop, d->stack.client, d->cache, &d->popts, on_pass_done, d,
                           &d->pass);
@@ -996,11 +1254,16 @@ static int start_pass_as(sm_daemon *d, const char *trigger, bool plan_only)
                 return r;
         }
         if (!plan_only) {
+                char number[16];
+
                 d->pass_number++;
+                snprintf(number, sizeof(number), "%u", d->pass_number);
+                const sm_log_field fields[] = {{SM_LOG_FIELD_PASS, number}};
                 (void)sm_status_pass_started(d->status, d->pass_number, trigger,
                                              (double)sm_now_unix());
-                sm_log_id(LOG_INFO, SM_MESSAGE_PASS_STARTED, "pass %u started (%s)%s",
-                          d->pass_number, trigger, d->pass_approved ? ", deletions approved" : "");
+                sm_log_fields(LOG_INFO, SM_MESSAGE_PASS_STARTED, fields, ELEMENTSOF(fields),
+                              "pass %u started (%s)%s", d->pass_number, trigger,
+                              d->pass_approved ? ", deletions approved" : "");
                 notify_status(d);
         }
         return 0;
@@ -1157,6 +1420,12 @@ static void on_sighup(uv_signal_t *s, int signum)
                    (unsigned long long)ts.tv_sec * 1000000ULL +
                            (unsigned long long)ts.tv_nsec / 1000ULL);
         sm_log_info("SIGHUP: reloading the config and the manifests");
+        /* An operator's "try again": every refused request is sent anew. */
+        if (json_object_size(d->held_calls) > 0) {
+                sm_log_info("forgetting %zu request(s) AWS refused as invalid",
+                            json_object_size(d->held_calls));
+                json_object_clear(d->held_calls);
+        }
         if (d->pass)
                 /* The pass borrows the config: swapped when it ends. */
                 d->config_dirty = true;
@@ -1289,8 +1558,11 @@ int sm_daemon_main(const sm_daemon_args *args)
         d->lock_fd = -1;
         srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 
-        if (sm_daemon_config_load_logged(args->config_path, &d->config) < 0)
+        d->held_calls = json_object();
+        if (!d->held_calls || sm_daemon_config_load_logged(args->config_path, &d->config) < 0)
                 goto out;
+        sm_log_id(LOG_INFO, SM_MESSAGE_CONFIG_LOADED, "config generation 1 loaded from %s",
+                  d->config->path ? d->config->path : "the built-in defaults");
         if (!args->verbose)
                 sm_log_set_max_level(d->config->log_level);
         r = sm_daemon_state_dir_make(d->config->state_dir);
@@ -1364,6 +1636,7 @@ out:
         sm_daemon_config_free(d->config);
         free(d->lifecycle_b64);
         free(d->cache_path);
+        json_decref(d->held_calls);
         free(d->pause_reason);
         free(d->config_dir);
         free(d->config_base);

@@ -34,6 +34,7 @@ typedef struct once_args {
 typedef struct once_state {
         const once_args *args;
         uv_loop_t *loop;
+        unsigned pass_number; /* the state directory's counter: SMSTUDIO_PASS */
         bool finished;
         int exit_code;
 } once_state;
@@ -57,6 +58,9 @@ static void usage(FILE *f)
                 "  --approve-deletions  let this pass delete past the deletion guard\n"
                 "  --json               print the pass report as JSON on stdout\n"
                 "  -v, --verbose        log debug messages\n"
+                "\n"
+                "Log records go to the journal, with their fields, when systemd connected\n"
+                "stderr to it ($JOURNAL_STREAM), with or without --once; else to stderr.\n"
                 "\n"
                 "Exit status: 0 after SIGTERM; 1 usage, config or start-up error (such as\n"
                 "another smstudiod holding the state directory).\n"
@@ -137,18 +141,30 @@ static void on_round(unsigned round, const sm_plan *plan, const sm_apply_report 
                 fflush(stdout);
                 return;
         }
-        sm_daemon_log_round(round, plan, report);
+        sm_daemon_log_round(st->pass_number, round, plan, report, NULL);
 }
 
 static void on_pass_done(sm_pass_result *result, void *userdata)
 {
         once_state *st = userdata;
 
+        char number[16];
+        const sm_log_field fields[] = {
+                {SM_LOG_FIELD_PASS, number},
+                {SM_LOG_FIELD_RESULT, sm_pass_result_name(result)},
+        };
+
         st->finished = true;
         /* The HTTP engine's idle handles would keep the loop running. */
         uv_stop(st->loop);
+        snprintf(number, sizeof(number), "%u", st->pass_number);
         if (result->r < 0)
                 sm_log_error("the pass could not run: %s", strerror(-result->r));
+        sm_daemon_log_findings(st->pass_number, result->last_plan);
+        sm_log_fields(result->failures || result->r < 0 ? LOG_WARNING : LOG_INFO,
+                      SM_MESSAGE_PASS_FINISHED, fields, ELEMENTSOF(fields),
+                      "pass %u finished: %u rounds, %u changes, %u failures", st->pass_number,
+                      result->rounds, result->changes, result->failures);
         if (st->args->json) {
                 if (result->report)
                         json_dumpf(result->report, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -187,9 +203,21 @@ static void once_stack_done(once_stack *s)
 
 static int once_start(once_stack *s)
 {
+        char number[16];
+        const sm_log_field fields[] = {{SM_LOG_FIELD_PASS, number}};
+        int r;
+
         s->popts.policy.region = s->aws.settings->region;
-        return sm_pass_start(&s->loop, s->aws.client, s->cache, &s->popts, on_pass_done, s->st,
-                             &s->pass);
+        r = sm_pass_start(&s->loop, s->aws.client, s->cache, &s->popts, on_pass_done, s->st,
+                          &s->pass);
+        if (r < 0)
+                return r;
+        snprintf(number, sizeof(number), "%u", s->st->pass_number);
+        sm_log_fields(LOG_INFO, SM_MESSAGE_PASS_STARTED, fields, ELEMENTSOF(fields),
+                      "pass %u started (once)%s%s", s->st->pass_number,
+                      s->popts.dry_run ? ", dry run" : "",
+                      s->popts.policy.deletions_approved ? ", deletions approved" : "");
+        return 0;
 }
 
 /* The region came from EC2 instance metadata (or could not). */
@@ -225,6 +253,8 @@ static int run_once(const once_args *a)
                 return EXIT_USAGE_OR_CONFIG;
         if (a->verbose == 0)
                 sm_log_set_max_level(config->log_level);
+        sm_log_id(LOG_INFO, SM_MESSAGE_CONFIG_LOADED, "config loaded from %s",
+                  config->path ? config->path : "the built-in defaults");
         r = sm_daemon_state_dir_make(config->state_dir);
         if (r < 0) {
                 sm_log_error("cannot create the state directory %s: %s", config->state_dir,
@@ -268,6 +298,7 @@ static int run_once(const once_args *a)
         sm_daemon_pass_options_init(&s.popts, config, load, lifecycle_b64);
         s.popts.policy.deletions_approved = a->approve_deletions;
         pass_number = sm_daemon_pass_number_next(config->state_dir);
+        st.pass_number = pass_number;
         s.popts.full_sweep = config->describe_sweep_every <= 1 ||
                              pass_number % config->describe_sweep_every == 0;
         s.popts.dry_run = a->dry_run || config->dry_run;
@@ -316,6 +347,10 @@ int main(int argc, char **argv)
                 return EXIT_USAGE_OR_CONFIG;
         if (a.verbose > 0)
                 sm_log_set_max_level(LOG_DEBUG);
+        /* From here on log lines go to the journal when systemd connected
+         * stderr to it (JOURNAL_STREAM), as for a timer's oneshot --once,
+         * else to stderr; usage errors above always go to stderr. */
+        sm_log_set_target(SM_LOG_TARGET_AUTO);
         if (a.once)
                 return run_once(&a);
         if (a.dry_run || a.approve_deletions || a.json) {
@@ -333,7 +368,5 @@ int main(int argc, char **argv)
                         SM_DAEMON_CONFIG_PATH);
                 return EXIT_USAGE_OR_CONFIG;
         }
-        /* Log lines go to the journal under systemd, else to stderr. */
-        sm_log_set_target(SM_LOG_TARGET_AUTO);
         return sm_daemon_main(&(sm_daemon_args){.config_path = a.config, .verbose = a.verbose > 0});
 }

@@ -330,19 +330,6 @@ static sm_phase effective_phase(const sm_status *s, const resource *r)
 
 /* ---- passes ------------------------------------------------------------- */
 
-static const char *pass_result_of(const sm_pass_result *r)
-{
-        if (!r || r->r < 0)
-                return "error";
-        if (r->changes > 0 && r->failures > 0)
-                return "changed-and-failed";
-        if (r->failures > 0)
-                return "failed";
-        if (r->changes > 0)
-                return "changed";
-        return "nothing-to-do";
-}
-
 int sm_status_pass_started(sm_status *s, unsigned number, const char *trigger, double now)
 {
         char *t;
@@ -654,7 +641,7 @@ int sm_status_pass_finished(sm_status *s, const sm_pass_result *result, const ch
                 return -EINVAL;
         s->running = false;
         s->cur.finished = now;
-        s->cur.result = pass_result_of(result);
+        s->cur.result = sm_pass_result_name(result);
         if (result) {
                 s->cur.rounds = result->rounds;
                 s->cur.changes = result->changes;

@@ -244,6 +244,7 @@ static void apply_release(sm_apply *a)
         for (size_t i = 0; a->report.results && i < a->report.n_results; i++) {
                 sm_aws_error_clear(&a->report.results[i].error);
                 free(a->report.results[i].failure_reason);
+                free(a->report.results[i].request_id);
                 json_decref(a->report.results[i].listed);
         }
         for (size_t i = 0; i < a->n_groups; i++) {
@@ -1081,6 +1082,18 @@ static void requeue_later(sm_apply *a, run *r)
         }
 }
 
+/* The call went through: a throttle met on the way is history, and the
+ * request id is what the journal quotes. 0 or -ENOMEM. */
+static int note_success(sm_action_result *res, const sm_aws_response *resp)
+{
+        sm_aws_error_clear(&res->error);
+        free(res->request_id);
+        res->request_id = NULL;
+        if (resp->request_id && !(res->request_id = strdup(resp->request_id)))
+                return -ENOMEM;
+        return 0;
+}
+
 static void on_call_done(const sm_aws_response *resp, void *userdata)
 {
         run *r = userdata;
@@ -1110,6 +1123,9 @@ static void on_call_done(const sm_aws_response *resp, void *userdata)
 
                 keep_error(res, resp);
                 finish(a, r->idx, o);
+        } else if (note_success(res, resp) < 0) {
+                set_local_error(&res->error, "NoMemory", NULL);
+                finish(a, r->idx, SM_OUTCOME_FAILED);
         } else if (!act->settle_statuses || !act->settle_operation) {
                 finish(a, r->idx, SM_OUTCOME_APPLIED);
         } else if (a->stopped) {

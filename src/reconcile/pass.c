@@ -52,6 +52,10 @@ struct sm_pass {
         /* The subset AWS refused as invalid (a terminal error): the same call
          * would be refused again, so later rounds hold it back. */
         json_t *refused;
+        /* What opts.hold held back, by the same key (also in failed). */
+        json_t *held;
+        /* This round's held flags (one per action of plan), until it applied. */
+        bool *round_held;
         unsigned n_rounds;
         unsigned changes;
         int error; /* why the pass ended early, 0 if it did not */
@@ -91,6 +95,24 @@ int sm_pass_exit_code(const sm_pass_result *r)
         return code;
 }
 
+bool sm_pass_action_refused(const sm_action_result *res)
+{
+        return res->outcome == SM_OUTCOME_FAILED && res->error.klass == SM_AWS_ERROR_TERMINAL;
+}
+
+const char *sm_pass_result_name(const sm_pass_result *r)
+{
+        if (!r || r->r < 0)
+                return "error";
+        if (r->changes > 0 && r->failures > 0)
+                return "changed-and-failed";
+        if (r->failures > 0)
+                return "failed";
+        if (r->changes > 0)
+                return "changed";
+        return "nothing-to-do";
+}
+
 static bool finding_is_failure(sm_finding_kind k)
 {
         return k == SM_FINDING_FAILED || k == SM_FINDING_REPLACE_REFUSED ||
@@ -102,7 +124,8 @@ static char *action_key(const sm_action *a)
         return sm_strf("%s %s", a->resource, a->operation);
 }
 
-static json_t *outcome_to_json(const sm_action *a, size_t index, const sm_action_result *res)
+static json_t *outcome_to_json(const sm_action *a, size_t index, const sm_action_result *res,
+                               bool held)
 {
         json_t *o;
 
@@ -122,6 +145,8 @@ static json_t *outcome_to_json(const sm_action *a, size_t index, const sm_action
         }
         if (res->failure_reason &&
             json_object_set_new(o, "failure_reason", json_string(res->failure_reason)) < 0)
+                goto fail;
+        if (held && json_object_set_new(o, "held", json_true()) < 0)
                 goto fail;
         return o;
 fail:
@@ -164,6 +189,7 @@ static void pass_finish(sm_pass *p, int error)
         res->rounds = p->n_rounds;
         res->changes = p->changes;
         res->failures = count_failures(p);
+        res->held = (unsigned)json_object_size(p->held);
         /* An observation that failed in round one means no pass ran at all. */
         res->r = p->n_rounds <= 1 && p->error < 0 ? p->error : 0;
         res->last_plan = TAKE_PTR(p->plan);
@@ -190,10 +216,18 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                 const sm_action *a = &plan->actions[i];
                 const sm_action_result *res = &report->results[i];
                 _cleanup_free_ char *key = action_key(a);
+                bool held = p->round_held && p->round_held[i];
 
-                if (!key || json_array_append_new(outcomes, outcome_to_json(a, i, res)) < 0) {
+                if (!key || json_array_append_new(outcomes, outcome_to_json(a, i, res, held)) < 0) {
                         r = -ENOMEM;
                         break;
+                }
+                /* Held: not run, a failure all the same (it stays undone). */
+                if (held && res->outcome == SM_OUTCOME_SKIPPED) {
+                        if (json_object_set_new(p->held, key, json_true()) < 0 ||
+                            json_object_set_new(p->failed, key, json_true()) < 0)
+                                r = -ENOMEM;
+                        continue;
                 }
                 /* A create a List showed settled needs no Describe next round:
                  * the cache learns it from the request (a failure only costs
@@ -209,12 +243,14 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                         break;
                 case SM_OUTCOME_FAILED:
                 case SM_OUTCOME_TIMED_OUT:
-                        if (json_object_set_new(p->failed, key, json_true()) < 0)
+                        if (json_object_set_new(p->failed, key, json_true()) < 0) {
                                 r = -ENOMEM;
-                        else if (res->outcome == SM_OUTCOME_FAILED &&
-                                 res->error.klass == SM_AWS_ERROR_TERMINAL &&
-                                 json_object_set_new(p->refused, key, json_true()) < 0)
-                                r = -ENOMEM;
+                        } else if (sm_pass_action_refused(res)) {
+                                if (json_object_set_new(p->refused, key, json_true()) < 0)
+                                        r = -ENOMEM;
+                                else if (p->opts.on_refused)
+                                        p->opts.on_refused(a, res, p->opts.hold_userdata);
+                        }
                         break;
                 default:
                         break;
@@ -233,6 +269,8 @@ static void on_applied(const sm_apply_report *report, void *userdata)
                                               (json_int_t)report->blocked, "failed",
                                               (json_int_t)report->failed, "timed_out",
                                               (json_int_t)report->timed_out));
+        free(p->round_held);
+        p->round_held = NULL;
         p->changes += progress;
         if (p->opts.on_round)
                 p->opts.on_round(p->n_rounds, plan, report, p->opts.round_userdata);
@@ -280,27 +318,42 @@ static json_t *plan_report(const sm_plan *plan, size_t *ret_in_sync)
 static void pass_destroy(sm_pass *p);
 
 /* Start the executor on this round's plan, holding back the calls AWS
- * refused as invalid in an earlier round: the same request cannot fare
- * better until the manifest changes (the next pass tries again). */
+ * refused as invalid in an earlier round (the same request cannot fare
+ * better until the manifest changes) and those the caller's hook holds.
+ * Only the hook's count as held: an in-pass refusal is already a failure. */
 static int apply_round(sm_pass *p, const sm_plan *plan)
 {
         sm_apply_options opts = p->opts.apply;
         _cleanup_free_ bool *held = NULL;
+        bool any = false;
+        int r;
 
-        if (json_object_size(p->refused) > 0) {
-                held = calloc(plan->n_actions, sizeof(bool));
-                if (!held)
+        if (json_object_size(p->refused) == 0 && !p->opts.hold)
+                return sm_apply_start(p->loop, p->client, plan, &opts, on_applied, p, &p->apply);
+        held = calloc(plan->n_actions ? plan->n_actions : 1, sizeof(bool));
+        p->round_held = calloc(plan->n_actions ? plan->n_actions : 1, sizeof(bool));
+        if (!held || !p->round_held)
+                return -ENOMEM;
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const sm_action *a = &plan->actions[i];
+                _cleanup_free_ char *key = action_key(a);
+
+                if (!key)
                         return -ENOMEM;
-                for (size_t i = 0; i < plan->n_actions; i++) {
-                        _cleanup_free_ char *key = action_key(&plan->actions[i]);
-
-                        if (!key)
-                                return -ENOMEM;
-                        held[i] = json_object_get(p->refused, key) != NULL;
-                }
-                opts.held = held;
+                if (json_object_get(p->refused, key))
+                        held[i] = true;
+                else if (p->opts.hold && p->opts.hold(a, p->opts.hold_userdata))
+                        held[i] = p->round_held[i] = true;
+                any |= held[i];
         }
-        return sm_apply_start(p->loop, p->client, plan, &opts, on_applied, p, &p->apply);
+        if (any)
+                opts.held = held;
+        r = sm_apply_start(p->loop, p->client, plan, &opts, on_applied, p, &p->apply);
+        if (r < 0) {
+                free(p->round_held);
+                p->round_held = NULL;
+        }
+        return r;
 }
 
 static void on_observed(int r, sm_observed *observed, const sm_observe_stats *stats, void *userdata)
@@ -438,7 +491,8 @@ int sm_pass_start(uv_loop_t *loop, sm_aws_client *client, sm_observe_cache *cach
         p->rounds = json_array();
         p->failed = json_object();
         p->refused = json_object();
-        if (!p->rounds || !p->failed || !p->refused ||
+        p->held = json_object();
+        if (!p->rounds || !p->failed || !p->refused || !p->held ||
             (opts->policy.account_id && opts->policy.partition &&
              (!p->account_id || !p->partition))) {
                 r = -ENOMEM;
@@ -462,6 +516,8 @@ fail:
         json_decref(p->rounds);
         json_decref(p->failed);
         json_decref(p->refused);
+        json_decref(p->held);
+        free(p->round_held);
         free(p->account_id);
         free(p->partition);
         free(p);
@@ -491,6 +547,8 @@ static void pass_destroy(sm_pass *p)
         json_decref(p->rounds);
         json_decref(p->failed);
         json_decref(p->refused);
+        json_decref(p->held);
+        free(p->round_held);
         free(p->account_id);
         free(p->partition);
         if (!p->result_sent)

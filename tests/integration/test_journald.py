@@ -69,13 +69,58 @@ def emit(argv, tag):
     return out
 
 
-def inside(workdir, log_emit, tag):
-    """Runs in the private mount namespace; writes workdir/result.json."""
+def skip_reason():
+    """Why a private journald cannot run here, or None (also used by
+    test_daemon_journald)."""
+    if os.geteuid() != 0:
+        return "needs root for unshare -m and mount"
+    for tool in (JOURNALD, shutil.which("unshare"), shutil.which("journalctl")):
+        if not tool or not os.path.exists(tool):
+            return "needs systemd-journald, journalctl and unshare"
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return "unshare -m is not permitted here: " + probe.stderr
+    return None
+
+
+def mount_run():
+    """In the private mount namespace: a tmpfs on /run with our drop-in."""
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"], check=True)
     os.makedirs("/run/systemd/journald.conf.d")
     # Drop-ins apply in name order across /etc, /run and /usr/lib: "zz" last.
     with open("/run/systemd/journald.conf.d/zz-smstudio-test.conf", "w") as f:
         f.write(JOURNALD_CONF)
+
+
+def start_journald(log):
+    """Start journald (output to the file log) once mount_run() ran; returns
+    its Popen once its socket exists. Killed with us even if we are killed
+    (the test's timeout)."""
+    env = dict(os.environ, SYSTEMD_LOG_TARGET="console", SYSTEMD_LOG_LEVEL="info")
+    journald = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", JOURNALD],
+                                stdout=log, stderr=log, env=env, stdin=subprocess.DEVNULL)
+    # A bound datagram socket queues what is sent to it: once it exists,
+    # nothing a client sends is lost.
+    wait_for(lambda: journald.poll() is not None or
+             os.path.exists("/run/systemd/journal/socket"),
+             timeout=10, what="journald's socket")
+    if journald.poll() is not None:
+        raise RuntimeError("journald exited with %d" % journald.returncode)
+    return journald
+
+
+def stop_journald(journald):
+    journald.terminate()
+    try:
+        journald.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        journald.kill()
+        journald.wait()
+
+
+def inside(workdir, log_emit, tag):
+    """Runs in the private mount namespace; writes workdir/result.json."""
+    mount_run()
     # journalctl -x reads the catalog database from /var/lib/systemd/catalog;
     # index ours into a private one.
     for d in ("/var/lib/systemd/catalog", "/usr/lib/systemd/catalog"):
@@ -86,19 +131,8 @@ def inside(workdir, log_emit, tag):
 
     result = {}
     with open(os.path.join(workdir, "journald.log"), "w") as jlog:
-        env = dict(os.environ, SYSTEMD_LOG_TARGET="console", SYSTEMD_LOG_LEVEL="info")
-        # Killed with us even if we are killed (the test's timeout).
-        journald = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", JOURNALD],
-                                    stdout=jlog, stderr=jlog, env=env,
-                                    stdin=subprocess.DEVNULL)
+        journald = start_journald(jlog)
     try:
-        # A bound datagram socket queues what is sent to it: once it exists,
-        # nothing log-emit sends is lost.
-        wait_for(lambda: journald.poll() is not None or
-                 os.path.exists("/run/systemd/journal/socket"),
-                 timeout=10, what="journald's socket")
-        if journald.poll() is not None:
-            raise RuntimeError("journald exited with %d" % journald.returncode)
         result["explicit"] = emit([log_emit, tag], tag)
         # The automatic target: the journal because $JOURNAL_STREAM names
         # log-emit's stderr, as systemd would set it (see systemd.exec(5)).
@@ -111,12 +145,7 @@ def inside(workdir, log_emit, tag):
                            capture_output=True, text=True, timeout=10)
         result["explained"] = p.stdout
     finally:
-        journald.terminate()
-        try:
-            journald.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            journald.kill()
-            journald.wait()
+        stop_journald(journald)
         with open(os.path.join(workdir, "result.json"), "w") as f:
             json.dump(result, f)
 
@@ -125,14 +154,9 @@ class JournaldTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root for unshare -m and mount")
-        for tool in (JOURNALD, shutil.which("unshare"), shutil.which("journalctl")):
-            if not tool or not os.path.exists(tool):
-                raise unittest.SkipTest("needs systemd-journald, journalctl and unshare")
-        probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True)
-        if probe.returncode != 0:
-            raise unittest.SkipTest("unshare -m is not permitted here: " + probe.stderr)
+        reason = skip_reason()
+        if reason:
+            raise unittest.SkipTest(reason)
         cls.tmp = tempfile.mkdtemp(prefix="smstudio-journald-")
         start = time.monotonic()
         p = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable,

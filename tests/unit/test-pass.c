@@ -165,23 +165,30 @@ static sm_pass_options pass_options(const stack *s)
         };
 }
 
-/* Start a pass over the stack's estate; done never runs inside the start. */
-static sm_pass *start_pass(stack *s, pass_run *run)
+/* Start a pass over the stack's estate with opts (NULL: pass_options());
+ * done never runs inside the start. */
+static sm_pass *start_pass_with(stack *s, pass_run *run, const sm_pass_options *opts)
 {
-        sm_pass_options opts = pass_options(s);
+        sm_pass_options defaults = pass_options(s);
         sm_pass *p = NULL;
 
         *run = (pass_run){0};
-        ck_assert_int_eq(sm_pass_start(&s->loop, s->client, s->cache, &opts, on_pass_done, run, &p),
+        ck_assert_int_eq(sm_pass_start(&s->loop, s->client, s->cache, opts ? opts : &defaults,
+                                       on_pass_done, run, &p),
                          0);
         ck_assert(!run->done);
         return p;
 }
 
-/* One pass to its end; the result is the caller's (sm_pass_result_done). */
-static void run_pass(stack *s, pass_run *run)
+static sm_pass *start_pass(stack *s, pass_run *run)
 {
-        sm_pass *p = start_pass(s, run);
+        return start_pass_with(s, run, NULL);
+}
+
+/* One pass to its end; the result is the caller's (sm_pass_result_done). */
+static void run_pass_with(stack *s, pass_run *run, const sm_pass_options *opts)
+{
+        sm_pass *p = start_pass_with(s, run, opts);
 
         ck_assert_int_eq(sm_test_run_until(&s->loop, &run->done, 60000), 0);
         ck_assert_uint_eq(run->calls, 1);
@@ -189,6 +196,11 @@ static void run_pass(stack *s, pass_run *run)
         ck_assert_ptr_nonnull(run->result.report);
         ck_assert_uint_eq(json_array_size(json_object_get(run->result.report, "rounds")),
                           run->result.rounds);
+}
+
+static void run_pass(stack *s, pass_run *run)
+{
+        run_pass_with(s, run, NULL);
 }
 
 START_TEST(test_exit_code)
@@ -251,8 +263,10 @@ START_TEST(test_converges_then_nothing_to_do)
 }
 END_TEST
 
-/* The outcomes named outcome of resource's calls, over every round. */
-static unsigned report_outcomes(const json_t *report, const char *resource, const char *outcome)
+/* The outcomes named outcome (NULL: any) of resource's calls (NULL: any),
+ * only those marked held when held_only, over every round. */
+static unsigned report_count(const json_t *report, const char *resource, const char *outcome,
+                             bool held_only)
 {
         const json_t *round, *o;
         unsigned n = 0;
@@ -262,12 +276,20 @@ static unsigned report_outcomes(const json_t *report, const char *resource, cons
         {
                 json_array_foreach(json_object_get(round, "outcomes"), j, o)
                 {
-                        if (strstr(json_string_value(json_object_get(o, "resource")), resource) &&
-                            strcmp(json_string_value(json_object_get(o, "outcome")), outcome) == 0)
+                        if ((!resource ||
+                             strstr(json_string_value(json_object_get(o, "resource")), resource)) &&
+                            (!outcome || strcmp(json_string_value(json_object_get(o, "outcome")),
+                                                outcome) == 0) &&
+                            (!held_only || json_is_true(json_object_get(o, "held"))))
                                 n++;
                 }
         }
         return n;
+}
+
+static unsigned report_outcomes(const json_t *report, const char *resource, const char *outcome)
+{
+        return report_count(report, resource, outcome, false);
 }
 
 START_TEST(test_failure_counted_once)
@@ -303,12 +325,38 @@ START_TEST(test_failure_counted_once)
 }
 END_TEST
 
+/* What on_refused heard. */
+typedef struct refusals {
+        unsigned n;
+        char resource[128];
+        char operation[64];
+        char code[64];
+        bool request_id;
+} refusals;
+
+static void on_refused(const sm_action *a, const sm_action_result *res, void *userdata)
+{
+        refusals *r = userdata;
+
+        r->n++;
+        ck_assert(sm_pass_action_refused(res));
+        snprintf(r->resource, sizeof(r->resource), "%s", a->resource);
+        snprintf(r->operation, sizeof(r->operation), "%s", a->operation);
+        snprintf(r->code, sizeof(r->code), "%s", res->error.code ? res->error.code : "");
+        r->request_id = res->error.request_id && *res->error.request_id;
+}
+
 START_TEST(test_refused_call_not_repeated_in_the_pass)
 {
         stack s = {0};
         pass_run run;
+        refusals heard = {0};
+        sm_pass_options opts;
 
         stack_start(&s);
+        opts = pass_options(&s);
+        opts.on_refused = on_refused;
+        opts.hold_userdata = &heard;
         /* As above, but AWS refuses the second profile as invalid: no later
          * round of this pass sends it again (the 5xx case above does), while
          * the rest of the estate still converges around it. */
@@ -316,10 +364,17 @@ START_TEST(test_refused_call_not_repeated_in_the_pass)
                                      "{\"operation\": \"sagemaker:CreateUserProfile\", "
                                      "\"kind\": \"reject\", \"after\": 1}",
                                      200));
-        run_pass(&s, &run);
+        run_pass_with(&s, &run, &opts);
         ck_assert_int_eq(run.result.r, 0);
         ck_assert_uint_ge(run.result.rounds, 3);
         ck_assert_int_eq(emu_count(&s, "sagemaker:CreateUserProfile"), 2);
+        /* The caller heard of the refusal once, with what AWS said. */
+        ck_assert_uint_eq(heard.n, 1);
+        ck_assert_ptr_nonnull(strstr(heard.resource, "user-profile/passdom/"));
+        ck_assert_str_eq(heard.operation, "CreateUserProfile");
+        ck_assert_str_ne(heard.code, "");
+        ck_assert(heard.request_id);
+        ck_assert_uint_eq(run.result.held, 0);
         ck_assert_uint_eq(report_outcomes(run.result.report, "user-profile/", "failed"), 1);
         ck_assert_uint_eq(run.result.failures, 1);
         ck_assert_int_eq(sm_pass_exit_code(&run.result), 6);
@@ -330,6 +385,93 @@ START_TEST(test_refused_call_not_repeated_in_the_pass)
         run_pass(&s, &run);
         ck_assert_int_eq(emu_count(&s, "sagemaker:CreateUserProfile"), 3);
         ck_assert_uint_eq(run.result.failures, 0);
+        sm_pass_result_done(&run.result);
+        stack_stop(&s);
+}
+END_TEST
+
+/* A hook that holds the first CreateRole it is asked about. */
+typedef struct holder {
+        unsigned asked;
+        char resource[128];
+        /* From the round callback: the held action's outcome and its
+         * dependents' (those that name it in deps). */
+        unsigned held_outcomes, dependents, dependents_skipped;
+} holder;
+
+static bool hold_first_role(const sm_action *a, void *userdata)
+{
+        holder *h = userdata;
+
+        h->asked++;
+        if (strcmp(a->operation, "CreateRole") != 0)
+                return false;
+        if (!h->resource[0])
+                snprintf(h->resource, sizeof(h->resource), "%s", a->resource);
+        return strcmp(a->resource, h->resource) == 0;
+}
+
+static void on_round_held(unsigned round, const sm_plan *plan, const sm_apply_report *report,
+                          void *userdata)
+{
+        holder *h = userdata;
+
+        if (!report)
+                return;
+        for (size_t i = 0; i < plan->n_actions; i++) {
+                const sm_action *a = &plan->actions[i];
+
+                if (strcmp(a->resource, h->resource) == 0 &&
+                    strcmp(a->operation, "CreateRole") == 0) {
+                        ck_assert_int_eq(report->results[i].outcome, SM_OUTCOME_SKIPPED);
+                        h->held_outcomes++;
+                        for (size_t j = 0; j < plan->n_actions; j++)
+                                for (size_t k = 0; k < plan->actions[j].n_deps; k++)
+                                        if (plan->actions[j].deps[k] == i) {
+                                                h->dependents++;
+                                                h->dependents_skipped +=
+                                                        report->results[j].outcome ==
+                                                        SM_OUTCOME_SKIPPED;
+                                        }
+                }
+        }
+}
+
+START_TEST(test_hook_holds_an_action_and_its_dependents)
+{
+        stack s = {0};
+        pass_run run;
+        holder h = {0};
+        sm_pass_options opts;
+
+        stack_start(&s);
+        opts = pass_options(&s);
+        opts.hold = hold_first_role;
+        opts.hold_userdata = &h;
+        opts.on_round = on_round_held;
+        opts.round_userdata = &h;
+        run_pass_with(&s, &run, &opts);
+        ck_assert_int_eq(run.result.r, 0);
+        ck_assert_uint_gt(h.asked, 0);
+        ck_assert_str_ne(h.resource, "");
+        /* Held in every round that planned it, never called; what needs it
+         * (its policies) was skipped with it; the other roles were made. */
+        ck_assert_uint_ge(h.held_outcomes, 1);
+        ck_assert_uint_gt(h.dependents, 0);
+        ck_assert_uint_eq(h.dependents_skipped, h.dependents);
+        ck_assert_int_eq(emu_count(&s, "iam:CreateRole"), 2);
+        ck_assert_uint_eq(report_count(run.result.report, NULL, "skipped", true), h.held_outcomes);
+        /* One held action, one failure however many rounds held it. */
+        ck_assert_uint_eq(run.result.held, 1);
+        ck_assert_uint_ge(run.result.failures, 1);
+        ck_assert_uint_gt(run.result.changes, 0);
+        ck_assert_int_eq(sm_pass_exit_code(&run.result), 6);
+        sm_pass_result_done(&run.result);
+
+        /* Without the hook the next pass makes it. */
+        run_pass(&s, &run);
+        ck_assert_int_eq(emu_count(&s, "iam:CreateRole"), 3);
+        ck_assert_uint_eq(run.result.held, 0);
         sm_pass_result_done(&run.result);
         stack_stop(&s);
 }
@@ -388,6 +530,7 @@ static Suite *pass_suite(void)
         tcase_add_test(tc, test_converges_then_nothing_to_do);
         tcase_add_test(tc, test_failure_counted_once);
         tcase_add_test(tc, test_refused_call_not_repeated_in_the_pass);
+        tcase_add_test(tc, test_hook_holds_an_action_and_its_dependents);
         tcase_add_test(tc, test_stop_while_observing);
         tcase_add_test(tc, test_free_while_observing);
         suite_add_tcase(s, tc);
