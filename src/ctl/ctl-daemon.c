@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "smstudio/daemonconfig.h"
+#include "smstudio/outputs.h"
 #include "smstudio/strbuf.h"
 #include "smstudio/timeutil.h"
 #include "smstudio/varlink.h"
@@ -126,6 +127,43 @@ static int report_call_failure(const ctl_options *o, const char *path, const cha
         return ret;
 }
 
+/* prefix, the strings of list joined by ", ", suffix. */
+static char *list_sentence(const char *prefix, const json_t *list, const char *suffix)
+{
+        sm_buf b = {0};
+        const json_t *v;
+        size_t i;
+        int r;
+
+        r = sm_buf_printf(&b, "%s", prefix);
+        json_array_foreach(list, i, v)
+        {
+                const char *item = json_string_value(v);
+
+                if (r >= 0)
+                        r = sm_buf_printf(&b, "%s%s", i ? ", " : "", item ? item : "?");
+        }
+        if (r >= 0)
+                r = sm_buf_printf(&b, "%s", suffix);
+        if (r < 0) {
+                sm_buf_done(&b);
+                return NULL;
+        }
+        return sm_buf_steal(&b);
+}
+
+/* NoSuchDomain: the one named, or the need to name one. */
+static char *domain_sentence(const json_t *p)
+{
+        const json_t *domains = json_object_get(p, "domains");
+
+        if (json_is_string(json_object_get(p, "domain")))
+                return sm_strf("no domain \"%s\"", str_or(p, "domain", "?"));
+        if (json_array_size(domains) == 0)
+                return strdup("the manifests declare no domain");
+        return list_sentence("the manifests declare several domains: name one of ", domains, "");
+}
+
 /* The sentence for a varlink error the daemon answered. */
 static char *error_sentence(const char *method, const char *error, const json_t *p)
 {
@@ -139,7 +177,16 @@ static char *error_sentence(const char *method, const char *error, const json_t 
         else if (streq(short_name, "NoSuchResource"))
                 detail = sm_strf("no resource \"%s\"", str_or(p, "name", "?"));
         else if (streq(short_name, "NoSuchDomain"))
-                detail = sm_strf("no domain \"%s\"", str_or(p, "domain", "?"));
+                detail = domain_sentence(p);
+        else if (streq(short_name, "NotCreated"))
+                detail = list_sentence("not created in AWS yet: ", json_object_get(p, "missing"),
+                                       " (a pass of smstudiod creates them)");
+        else if (streq(short_name, "AwsCallFailed"))
+                detail = sm_strf("%s answered %s: %s%s%s", str_or(p, "operation", "?"),
+                                 str_or(p, "code", "?"), str_or(p, "message", ""),
+                                 json_is_string(json_object_get(p, "request_id")) ? "; request id "
+                                                                                  : "",
+                                 str_or(p, "request_id", ""));
         else if (streq(short_name, "Busy"))
                 detail = sm_strf("busy: %s", str_or(p, "reason", "a pass is running"));
         else if (streq(short_name, "InvalidLogLevel"))
@@ -185,8 +232,12 @@ static int daemon_call(const ctl_options *o, const char *name, json_t *params,
                         "{s:s,s:O}", "method", method, "parameters", reply ? reply : json_null());
 
                 ctl_print_error_with(o, error, msg ? msg : error, extra);
-                return streq(error, SM_VARLINK_ERROR_PERMISSION_DENIED) ? EXIT_DENIED
-                                                                        : EXIT_FAILURE;
+                if (streq(error, SM_VARLINK_ERROR_PERMISSION_DENIED))
+                        return EXIT_DENIED;
+                /* As the live outputs verb says it. */
+                if (streq(error, INTERFACE_PREFIX "NotCreated"))
+                        return EXIT_NOT_CREATED;
+                return EXIT_FAILURE;
         }
         if (!json_is_object(reply)) {
                 ctl_print_error(o, "BadReply", "smstudiod answered without parameters");
@@ -671,6 +722,14 @@ int ctl_verb_log_level(const ctl_options *o, int argc, char **argv)
                         render_log_level, NULL, argv[1]);
 }
 
+static bool known_output(const char *key)
+{
+        for (size_t i = 0; i < _SM_OUTPUT_MAX; i++)
+                if (streq(key, sm_output_label(i)))
+                        return true;
+        return false;
+}
+
 int ctl_daemon_outputs(const ctl_options *o, const char *domain)
 {
         _cleanup_(json_decrefp) json_t *reply = NULL;
@@ -696,8 +755,17 @@ int ctl_daemon_outputs(const ctl_options *o, const char *domain)
                 ctl_print_error(o, "InternalError", strerror(ENOMEM));
                 return EXIT_FAILURE;
         }
-        json_object_foreach((json_t *)outputs, key, v) fields[n++] =
-                (ctl_field){key, json_string_value(v)};
+        /* The original's order first, then anything a newer daemon adds. */
+        for (size_t i = 0; i < _SM_OUTPUT_MAX; i++)
+                if (json_object_get(outputs, sm_output_label(i)))
+                        fields[n++] = (ctl_field){
+                                sm_output_label(i),
+                                json_string_value(json_object_get(outputs, sm_output_label(i)))};
+        json_object_foreach((json_t *)outputs, key, v)
+        {
+                if (!known_output(key))
+                        fields[n++] = (ctl_field){key, json_string_value(v)};
+        }
         ctl_print_record(o, fields, n);
         return EXIT_SUCCESS;
 }

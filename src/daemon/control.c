@@ -2,29 +2,53 @@
 /* io.smstudio on the varlink server: each method asks the daemon
  * (daemon.h) and answers; nothing here formats for humans (smstudioctl
  * does). Group names are resolved once, at start: NSS lookups may block,
- * and a call must never wait on them. */
+ * and a call must never wait on them. Outputs is the one method that asks
+ * AWS (outputs.h): its answer comes when the reads do, from the loop. */
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "smstudio/control.h"
 #include "smstudio/log.h"
+#include "smstudio/outputs.h"
 #include "smstudio/strbuf.h"
 #include "smstudio/varlink.h"
 
 #define IFACE "io.smstudio."
 
+typedef struct outputs_call outputs_call;
+
 struct sm_control {
         sm_daemon *daemon;
+        uv_loop_t *loop;
         sm_varlink_server *server;
         bool have_admin_gid;
         gid_t admin_gid;
+
+        /* Outputs reads AWS with an AWS client and the desired model of its
+         * own, until daemon.h hands out the daemon's: rebuilt when the
+         * daemon's config or manifest generation moves on. */
+        sm_aws_stack stack;
+        bool stack_built, stack_ready, stack_failed;
+        json_int_t stack_generation;
+        sm_manifest_load *load;
+        json_int_t load_generation;
+        outputs_call *outputs; /* in flight */
+};
+
+/* One Outputs call reading AWS. */
+struct outputs_call {
+        sm_control *control;
+        sm_varlink_call *call;
+        sm_outputs_read *read;
+        outputs_call *next;
 };
 
 /* The daemon and the control, for the handlers (the server's userdata). */
@@ -277,32 +301,173 @@ static void method_approve(sm_varlink_call *call, const json_t *parameters, void
         sm_varlink_reply(call, json_pack("{s:I}", "deletions", (json_int_t)n));
 }
 
+static void outputs_unlink(outputs_call *oc)
+{
+        for (outputs_call **p = &oc->control->outputs; *p; p = &(*p)->next)
+                if (*p == oc) {
+                        *p = oc->next;
+                        break;
+                }
+        free(oc);
+}
+
+static void on_outputs(const sm_outputs_result *res, void *userdata)
+{
+        outputs_call *oc = userdata;
+        json_t *values, *missing;
+
+        if (res->error_code && res->aws_error) {
+                sm_varlink_error(oc->call, IFACE "AwsCallFailed",
+                                 json_pack("{s:s, s:s, s:s?, s:s?}", "operation",
+                                           res->aws_operation, "code", res->error_code, "message",
+                                           res->aws_error->message, "request_id",
+                                           res->aws_error->request_id));
+        } else if (res->error_code) {
+                /* A malformed answer or no memory: nothing the caller did. */
+                reply_busy(oc->call, res->error_message ? res->error_message : res->error_code);
+        } else if (res->n_missing > 0) {
+                missing = json_array();
+                for (size_t i = 0; missing && i < res->n_missing; i++)
+                        json_array_append_new(missing, json_string(res->missing[i]));
+                sm_varlink_error(oc->call, IFACE "NotCreated",
+                                 json_pack("{s:s, s:o?}", "domain",
+                                           res->values[SM_OUTPUT_DOMAIN_NAME], "missing", missing));
+        } else {
+                values = json_object();
+                for (size_t i = 0; values && i < _SM_OUTPUT_MAX; i++)
+                        json_object_set_new(values, sm_output_label(i),
+                                            res->values[i] ? json_string(res->values[i])
+                                                           : json_null());
+                if (values)
+                        sm_varlink_reply(oc->call, json_pack("{s:o}", "outputs", values));
+                else
+                        reply_internal(oc->call, -ENOMEM);
+        }
+        outputs_unlink(oc);
+}
+
+static void on_stack_ready(int r, void *userdata)
+{
+        sm_control *c = userdata;
+
+        c->stack_ready = r >= 0;
+        c->stack_failed = r < 0;
+}
+
+/* The AWS client for Outputs, or NULL with *ret_why saying why not. */
+static sm_aws_client *outputs_client(sm_control *c, json_int_t config_generation,
+                                     const char **ret_why)
+{
+        int r;
+
+        if (c->stack_built && (c->stack_generation != config_generation || c->stack_failed) &&
+            !c->outputs) {
+                sm_aws_stack_done(&c->stack);
+                c->stack_built = c->stack_ready = c->stack_failed = false;
+        }
+        if (!c->stack_built) {
+                c->stack = (sm_aws_stack){0};
+                r = sm_aws_stack_start(&c->stack, c->loop, sm_daemon_get_config(c->daemon),
+                                       on_stack_ready, c);
+                if (r < 0) {
+                        sm_aws_stack_done(&c->stack);
+                        *ret_why = "no AWS client: see the daemon's log";
+                        return NULL;
+                }
+                c->stack_built = true;
+                c->stack_ready = r > 0;
+                c->stack_generation = config_generation;
+        }
+        if (!c->stack_ready || !c->stack.client) {
+                *ret_why = "the AWS client is not ready yet (region from EC2 instance "
+                           "metadata)";
+                return NULL;
+        }
+        return c->stack.client;
+}
+
+/* The desired model in force, loaded as the daemon loads it (last good
+ * copies included), again only when the daemon says it changed. */
+static const sm_desired *outputs_desired(sm_control *c, json_int_t manifest_generation)
+{
+        const sm_daemon_config *config = sm_daemon_get_config(c->daemon);
+        sm_manifest_dir_options mopts;
+        sm_manifest_load *load = NULL;
+
+        if (c->load && c->load_generation == manifest_generation)
+                return c->load->desired;
+        sm_manifest_dir_options_init(&mopts, config->manifest_dir);
+        mopts.state_dir = config->state_dir;
+        mopts.trusted_uid = geteuid();
+        if (sm_manifest_dir_load(&mopts, &load) < 0 || !load->desired) {
+                sm_manifest_load_free(load);
+                return c->load ? c->load->desired : NULL;
+        }
+        sm_manifest_load_free(c->load);
+        c->load = load;
+        c->load_generation = manifest_generation;
+        return load->desired;
+}
+
+static void no_such_domain(sm_varlink_call *call, const sm_desired *desired, const char *domain)
+{
+        json_t *names = json_array();
+
+        for (size_t i = 0; names && desired && i < desired->n_domains; i++)
+                json_array_append_new(names, json_string(desired->domains[i].name));
+        sm_varlink_error(call, IFACE "NoSuchDomain",
+                         json_pack("{s:s?, s:o?}", "domain", domain, "domains", names));
+}
+
 static void method_outputs(sm_varlink_call *call, const json_t *parameters, void *userdata)
 {
-        json_t *outputs = NULL;
-        const char *domain;
+        sm_control *c = control_of(userdata);
+        _cleanup_(json_decrefp) json_t *status = sm_daemon_status_json(c->daemon);
+        const sm_desired *desired;
+        const sm_domain *dom;
+        sm_aws_client *client;
+        const char *domain, *why = NULL;
+        outputs_call *oc;
         int r;
 
         if (opt_string(parameters, "domain", &domain) < 0) {
                 invalid_parameter(call, "domain");
                 return;
         }
-        r = sm_daemon_outputs_json(control_of(userdata)->daemon, domain, &outputs);
-        if (r == -ENOENT) {
-                sm_varlink_error(call, IFACE "NoSuchDomain",
-                                 json_pack("{s:s}", "domain", domain ? domain : ""));
+        if (!status) {
+                reply_internal(call, -ENOMEM);
                 return;
         }
-        if (r == -ENODATA) {
-                reply_busy(call, "no observation of the domain yet; smstudioctl outputs "
-                                 "reads AWS directly");
+        desired = outputs_desired(
+                c, json_integer_value(json_object_get(status, "manifest_generation")));
+        if (!desired) {
+                reply_busy(call, "no usable manifests: see the daemon's log");
                 return;
         }
+        dom = sm_outputs_pick(desired, domain);
+        if (!dom) {
+                no_such_domain(call, desired, domain);
+                return;
+        }
+        client = outputs_client(c, json_integer_value(json_object_get(status, "config_generation")),
+                                &why);
+        if (!client) {
+                reply_busy(call, why);
+                return;
+        }
+        oc = calloc(1, sizeof(*oc));
+        if (!oc) {
+                reply_internal(call, -ENOMEM);
+                return;
+        }
+        *oc = (outputs_call){.control = c, .call = call, .next = c->outputs};
+        r = sm_outputs_read_start(client, dom, on_outputs, oc, &oc->read);
         if (r < 0) {
+                free(oc);
                 reply_internal(call, r);
                 return;
         }
-        sm_varlink_reply(call, json_pack("{s:o}", "outputs", outputs));
+        c->outputs = oc;
 }
 
 static void method_metrics(sm_varlink_call *call, const json_t *parameters, void *userdata)
@@ -403,6 +568,7 @@ int sm_control_new(uv_loop_t *loop, sm_daemon *d, sm_control **ret)
         if (!c)
                 return -ENOMEM;
         c->daemon = d;
+        c->loop = loop;
         c->have_admin_gid = group_id(config->admin_group, "admin", &c->admin_gid);
         if (group_id(config->socket_group, "socket", &gid))
                 opts.group = gid;
@@ -442,6 +608,15 @@ sm_control *sm_control_free(sm_control *c)
 {
         if (!c)
                 return NULL;
+        /* Reads still out end unheard: their calls go with the server. */
+        while (c->outputs) {
+                sm_outputs_read_abandon(c->outputs->read);
+                c->outputs->read = NULL;
+                outputs_unlink(c->outputs);
+        }
+        if (c->stack_built)
+                sm_aws_stack_done(&c->stack);
+        sm_manifest_load_free(c->load);
         sm_varlink_server_free(c->server);
         free(c);
         return NULL;
