@@ -143,6 +143,7 @@ class UnitsTest(unittest.TestCase):
                 (self.datadir, "doc/smstudio/examples/smstudiod.yaml"): 0o644,
                 (self.datadir, "doc/smstudio/examples/smstudio.d/alice.yaml"): 0o644,
                 (self.datadir, "doc/smstudio/README.md"): 0o644,
+                (self.datadir, "doc/smstudio/iam-policy.json"): 0o644,
                 ("/etc/smstudio/smstudiod.yaml",): 0o644,
         }
         for parts, mode in expected.items():
