@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "smstudio/client.h"
+#include "smstudio/creds.h"
+#include "smstudio/http.h"
+#include "smstudio/settings.h"
 #include "smstudio/strbuf.h"
 
 /* How long an external process (python, openssl) may take to start or stop.
@@ -746,4 +750,40 @@ json_t *sm_fixture_admin(const sm_fixture *f, const char *method, const char *pa
         sm_buf_done(&out);
         free(url);
         return v;
+}
+
+void sm_test_aws_start(uv_loop_t *loop, const char *url, unsigned max_attempts, sm_test_aws *a)
+{
+        sm_aws_overrides ov;
+        sm_credentials *c;
+        char *error = NULL;
+
+        *a = (sm_test_aws){0};
+        unsetenv("AWS_ENDPOINT_URL");
+        unsetenv("AWS_MAX_ATTEMPTS");
+        unsetenv("AWS_PROFILE");
+        setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+        setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+        sm_aws_overrides_init(&ov);
+        ov.region = "us-east-1";
+        ov.max_attempts = max_attempts;
+        for (int i = 0; i < _SM_SERVICE_MAX; i++)
+                ov.endpoint_url[i] = url;
+        ck_assert_int_eq(sm_aws_settings_resolve(&ov, &a->settings, &error), 0);
+        ck_assert_int_eq(sm_http_new(loop, NULL, &a->http), 0);
+        c = sm_credentials_new(SM_TEST_AWSEMU_KEY_ID, SM_TEST_AWSEMU_SECRET, NULL, 0, "static");
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(sm_creds_provider_new_static(loop, c, &a->creds), 0);
+        sm_credentials_unref(c);
+        ck_assert_int_eq(sm_aws_client_new(loop, a->http, a->settings, a->creds, &a->client), 0);
+}
+
+void sm_test_aws_stop(uv_loop_t *loop, sm_test_aws *a, unsigned drain_ms)
+{
+        sm_aws_client_free(a->client);
+        sm_creds_provider_free(a->creds);
+        sm_http_free(a->http);
+        ck_assert_int_eq(sm_test_run_drain(loop, drain_ms), 0);
+        sm_aws_settings_free(a->settings);
+        *a = (sm_test_aws){0};
 }

@@ -77,6 +77,28 @@ void sm_fixture_stop(sm_fixture *f);
  * negative errno; stop it with sm_fixture_stop(). */
 int sm_test_start_awsemu(char *const extra_args[], sm_fixture *ret);
 
+/* The client stack the engine's suites drive the emulator (or a scripted
+ * fixture) with. */
+typedef struct sm_test_aws {
+        struct sm_aws_settings *settings;
+        struct sm_http *http;
+        struct sm_creds_provider *creds;
+        struct sm_aws_client *client;
+} sm_test_aws;
+
+/* The emulator's access key and secret (tests/emulator/awsemu's default). */
+#define SM_TEST_AWSEMU_KEY_ID "AKIDEXAMPLE"
+#define SM_TEST_AWSEMU_SECRET "awsemu/EXAMPLE/secret/key/0123456789abc"
+
+/* A client on loop with every service at url, the emulator's static key,
+ * region us-east-1, no shared config or credentials file, set through the
+ * overrides the daemon config feeds (the environment cannot leak in);
+ * max_attempts 0 keeps the SDK default. Fails the test on error. */
+void sm_test_aws_start(uv_loop_t *loop, const char *url, unsigned max_attempts, sm_test_aws *a);
+/* Free the client (what is in flight is cancelled), drain the loop within
+ * drain_ms, then free the rest; the caller closes the loop. */
+void sm_test_aws_stop(uv_loop_t *loop, sm_test_aws *a, unsigned drain_ms);
+
 /* Make a throwaway CA and a server certificate for 127.0.0.1 and localhost,
  * signed by it, with the openssl command-line tool, in dir (which must
  * exist). Returns 0 and malloc'ed paths of the CA certificate, the server

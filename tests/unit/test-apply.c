@@ -19,8 +19,6 @@
 #include "smstudio/strbuf.h"
 #include "testmain.h"
 
-#define AKID     "AKIDEXAMPLE"
-#define SECRET   "awsemu/EXAMPLE/secret/key/0123456789abc"
 #define ROLE_ARN "arn:aws:iam::123456789012:role/exec"
 #define TRUST                                                                                      \
         "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":"          \
@@ -32,10 +30,7 @@ static const char *const settle_deleted[] = {"Deleted", NULL};
 typedef struct harness {
         uv_loop_t loop;
         sm_fixture emu;
-        sm_http *http;
-        sm_aws_settings *settings;
-        sm_creds_provider *creds;
-        sm_aws_client *client;
+        sm_test_aws aws;
 } harness;
 
 /* The emulator's admin API. */
@@ -101,37 +96,18 @@ static char *const emu_args[] = {"--async-delay-ms", "300", NULL};
  * One attempt per call: the retries are the client's business, tested there. */
 static void harness_start(harness *h, const char *script)
 {
-        sm_credentials *c;
-        char *error = NULL;
-
         ck_assert_int_eq(uv_loop_init(&h->loop), 0);
         if (script)
                 ck_assert_int_eq(sm_fixture_start(script, NULL, NULL, &h->emu), 0);
         else
                 ck_assert_int_eq(sm_test_start_awsemu(emu_args, &h->emu), 0);
-        setenv("AWS_ENDPOINT_URL", sm_fixture_url(&h->emu), 1);
-        setenv("AWS_REGION", "us-east-1", 1);
-        setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-        setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-        setenv("AWS_MAX_ATTEMPTS", "1", 1);
-        ck_assert_int_eq(sm_aws_settings_resolve(NULL, &h->settings, &error), 0);
-        ck_assert_int_eq(sm_http_new(&h->loop, NULL, &h->http), 0);
-        c = sm_credentials_new(AKID, SECRET, NULL, 0, "static");
-        ck_assert_ptr_nonnull(c);
-        ck_assert_int_eq(sm_creds_provider_new_static(&h->loop, c, &h->creds), 0);
-        sm_credentials_unref(c);
-        ck_assert_int_eq(sm_aws_client_new(&h->loop, h->http, h->settings, h->creds, &h->client),
-                         0);
+        sm_test_aws_start(&h->loop, sm_fixture_url(&h->emu), 1, &h->aws);
 }
 
 static void harness_stop(harness *h)
 {
-        sm_aws_client_free(h->client);
-        sm_creds_provider_free(h->creds);
-        sm_http_free(h->http);
-        ck_assert_int_eq(sm_test_run_drain(&h->loop, 5000), 0);
+        sm_test_aws_stop(&h->loop, &h->aws, 5000);
         ck_assert_int_eq(uv_loop_close(&h->loop), 0);
-        sm_aws_settings_free(h->settings);
         sm_fixture_stop(&h->emu);
 }
 
@@ -211,7 +187,7 @@ static sm_apply *run_plan(harness *h, const sm_plan *p, const sm_apply_options *
         sm_apply *a = NULL;
 
         *o = (outcome){.loop = &h->loop};
-        ck_assert_int_eq(sm_apply_start(&h->loop, h->client, p, opts, on_done, o, &a), 0);
+        ck_assert_int_eq(sm_apply_start(&h->loop, h->aws.client, p, opts, on_done, o, &a), 0);
         ck_assert(!o->done);
         ck_assert_int_eq(sm_test_run_until(&h->loop, &o->done, 30000), 0);
         ck_assert_uint_eq(o->calls, 1);
@@ -476,7 +452,7 @@ START_TEST(test_settle_failed_status)
         settle_with(p, 0, settle_in_service, "DescribeDomain", "{\"DomainId\": null}");
         opts.poll_initial_ms = 200;
         o = (outcome){.loop = &h.loop};
-        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, &opts, on_done, &o, &a), 0);
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.aws.client, p, &opts, on_done, &o, &a), 0);
         /* Once it is created, AWS gives up on it. */
         while (emu_calls(&h, "sagemaker:CreateDomain") == 0)
                 uv_run(&h.loop, UV_RUN_ONCE);
@@ -596,7 +572,7 @@ START_TEST(test_list_confirmed_create_failed)
         add_profile(p, id, "broken");
         opts.poll_initial_ms = 200;
         o = (outcome){.loop = &h.loop};
-        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, &opts, on_done, &o, &a), 0);
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.aws.client, p, &opts, on_done, &o, &a), 0);
         while (emu_calls(&h, "sagemaker:CreateUserProfile") == 0)
                 uv_run(&h.loop, UV_RUN_ONCE);
         key = sm_strf("%s/broken", id);
@@ -781,7 +757,7 @@ START_TEST(test_stop_mid_run)
                 add_tags(p, i % 2 ? "space/d/a" : "space/d/b");
         opts.concurrency = 1;
         o.loop = &h.loop;
-        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, &opts, on_done, &o, &a), 0);
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.aws.client, p, &opts, on_done, &o, &a), 0);
         ck_assert_int_eq(sm_fixture_wait_requests(&h.emu, &h.loop, 1, 10000), 0);
         sm_apply_stop(a);
         ck_assert(!o.done); /* never inside stop */
@@ -818,7 +794,7 @@ START_TEST(test_stop_while_settling_and_free_mid_call)
         add_j(p, "role/child", SM_VERB_CREATE, SM_SERVICE_IAM, "CreateRole",
               create_role_params("child"), after_domain);
         o.loop = &h.loop;
-        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, &fast, on_done, &o, &a), 0);
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.aws.client, p, &fast, on_done, &o, &a), 0);
         while (emu_calls(&h, "sagemaker:DescribeDomain") == 0)
                 uv_run(&h.loop, UV_RUN_ONCE);
         sm_apply_stop(a);
@@ -832,7 +808,7 @@ START_TEST(test_stop_while_settling_and_free_mid_call)
 
         /* Freed with a call in flight: done never runs, nothing leaks. */
         o = (outcome){.loop = &h.loop};
-        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, &fast, on_done, &o, &a), 0);
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.aws.client, p, &fast, on_done, &o, &a), 0);
         while (emu_calls(&h, "sagemaker:CreateDomain") < 2)
                 uv_run(&h.loop, UV_RUN_ONCE);
         sm_apply_free(a);
@@ -865,7 +841,7 @@ START_TEST(test_empty_plan_and_bad_input)
         p->actions[0].deps[0] = 0;
         p->actions[0].n_deps = 1;
         a = NULL;
-        ck_assert_int_eq(sm_apply_start(&h.loop, h.client, p, NULL, on_done, &o, &a), -EINVAL);
+        ck_assert_int_eq(sm_apply_start(&h.loop, h.aws.client, p, NULL, on_done, &o, &a), -EINVAL);
         ck_assert_ptr_null(a);
         sm_plan_free(p);
         harness_stop(&h);

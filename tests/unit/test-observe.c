@@ -19,8 +19,6 @@
 #include "smstudio/strbuf.h"
 #include "testmain.h"
 
-#define AKID     "AKIDEXAMPLE"
-#define SECRET   "awsemu/EXAMPLE/secret/key/0123456789abc"
 #define INSTANCE "test-instance"
 #define DOMAIN   "obs"
 #define ROLE_ARN "arn:aws:iam::123456789012:role/exec"
@@ -28,10 +26,7 @@
 typedef struct harness {
         uv_loop_t loop;
         sm_fixture emu;
-        sm_http *http;
-        sm_aws_settings *settings;
-        sm_creds_provider *creds;
-        sm_aws_client *client;
+        sm_test_aws aws;
         sm_desired *desired;
         sm_observe_cache *cache;
 } harness;
@@ -106,51 +101,29 @@ static void add_domain(sm_desired *d, const char *name, bool projects)
 }
 
 /* Against the emulator, or against a scripted fixture when script is set. */
-static void harness_start_with(harness *h, const char *max_attempts, const char *script)
+static void harness_start_with(harness *h, unsigned max_attempts, const char *script)
 {
-        sm_credentials *c;
-        char *error = NULL;
-
         ck_assert_int_eq(uv_loop_init(&h->loop), 0);
         if (script)
                 ck_assert_int_eq(sm_fixture_start(script, NULL, NULL, &h->emu), 0);
         else
                 ck_assert_int_eq(sm_test_start_awsemu(NULL, &h->emu), 0);
-        setenv("AWS_ENDPOINT_URL", sm_fixture_url(&h->emu), 1);
-        setenv("AWS_REGION", "us-east-1", 1);
-        setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-        setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-        if (max_attempts)
-                setenv("AWS_MAX_ATTEMPTS", max_attempts, 1);
-        else
-                unsetenv("AWS_MAX_ATTEMPTS");
-        ck_assert_int_eq(sm_aws_settings_resolve(NULL, &h->settings, &error), 0);
-        ck_assert_int_eq(sm_http_new(&h->loop, NULL, &h->http), 0);
-        c = sm_credentials_new(AKID, SECRET, NULL, 0, "static");
-        ck_assert_ptr_nonnull(c);
-        ck_assert_int_eq(sm_creds_provider_new_static(&h->loop, c, &h->creds), 0);
-        sm_credentials_unref(c);
-        ck_assert_int_eq(sm_aws_client_new(&h->loop, h->http, h->settings, h->creds, &h->client),
-                         0);
+        sm_test_aws_start(&h->loop, sm_fixture_url(&h->emu), max_attempts, &h->aws);
         h->desired = sm_desired_new();
         ck_assert_ptr_nonnull(h->desired);
         h->cache = sm_observe_cache_new();
         ck_assert_ptr_nonnull(h->cache);
 }
 
-static void harness_start(harness *h, const char *max_attempts)
+static void harness_start(harness *h, unsigned max_attempts)
 {
         harness_start_with(h, max_attempts, NULL);
 }
 
 static void harness_stop(harness *h)
 {
-        sm_aws_client_free(h->client);
-        sm_creds_provider_free(h->creds);
-        sm_http_free(h->http);
-        ck_assert_int_eq(sm_test_run_drain(&h->loop, 5000), 0);
+        sm_test_aws_stop(&h->loop, &h->aws, 5000);
         ck_assert_int_eq(uv_loop_close(&h->loop), 0);
-        sm_aws_settings_free(h->settings);
         sm_desired_free(h->desired);
         sm_observe_cache_free(h->cache);
         sm_fixture_stop(&h->emu);
@@ -182,7 +155,7 @@ static sm_observed *observe(harness *h, bool full_sweep, sm_observe_stats *ret_s
                 .desired = h->desired, .instance = INSTANCE, .full_sweep = full_sweep};
         result res = {0};
 
-        ck_assert_int_eq(sm_observe_start(h->client, h->cache, &opts, on_observed, &res), 0);
+        ck_assert_int_eq(sm_observe_start(h->aws.client, h->cache, &opts, on_observed, &res), 0);
         ck_assert(!res.done); /* never from inside the start */
         ck_assert_int_eq(sm_test_run_until(&h->loop, &res.done, 60000), 0);
         ck_assert_uint_eq(res.calls, 1);
@@ -255,7 +228,7 @@ START_TEST(test_empty_account)
         sm_observe_stats st;
         sm_observed *o;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, false);
         o = observe(&h, false, &st);
         ck_assert_uint_eq(o->n_resources, 0);
@@ -476,7 +449,7 @@ START_TEST(test_estate_and_cache)
         sm_observed *o;
         char *id, *params;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, false);
         id = make_estate(&h);
 
@@ -545,7 +518,7 @@ START_TEST(test_pagination)
         const sm_observed_resource *first;
         char *id;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, false);
         id = make_domain(&h, DOMAIN, true);
         for (int i = 0; i < 150; i++) {
@@ -587,7 +560,7 @@ START_TEST(test_failed_list)
         sm_observed *o;
         char *id, *params;
 
-        harness_start(&h, "1");
+        harness_start(&h, 1);
         add_domain(h.desired, DOMAIN, false);
         id = make_domain(&h, DOMAIN, true);
         make_profile(&h, id, "alice", true);
@@ -665,7 +638,7 @@ START_TEST(test_cache_file)
         char *id;
         FILE *f;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, false);
         id = make_estate(&h);
         o = observe(&h, false, &st);
@@ -729,7 +702,7 @@ START_TEST(test_cache_file_old_version)
         char *id;
         FILE *f;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, false);
         id = make_domain(&h, DOMAIN, true);
         make_profile(&h, id, "alice", true);
@@ -770,7 +743,7 @@ START_TEST(test_seeded_create)
         json_t *req, *out, *list, *entry;
         char *id, *text;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, false);
         id = make_domain(&h, DOMAIN, true);
         text = sm_strf("{\"DomainId\": \"%s\", \"UserProfileName\": \"carol\", "
@@ -836,7 +809,7 @@ START_TEST(test_portfolio)
         const char *pid;
         char *params;
 
-        harness_start(&h, NULL);
+        harness_start(&h, 0);
         add_domain(h.desired, DOMAIN, true);
 
         /* Not enabled yet: known status, no share. */
@@ -882,14 +855,14 @@ START_TEST(test_bounded_concurrency)
         json_int_t max_in_flight = 0;
         size_t i;
 
-        harness_start_with(&h, "1",
+        harness_start_with(&h, 1,
                            "[{\"path\": \"/\", \"responses\": [{\"status\": 200, "
                            "\"headers\": {\"Content-Type\": \"application/x-amz-json-1.1\"}, "
                            "\"body\": \"{}\", \"delay_ms\": 100}]}]");
         for (i = 0; i < ELEMENTSOF(names); i++)
                 add_domain(h.desired, names[i], false);
         opts.desired = h.desired;
-        ck_assert_int_eq(sm_observe_start(h.client, h.cache, &opts, on_observed, &res), 0);
+        ck_assert_int_eq(sm_observe_start(h.aws.client, h.cache, &opts, on_observed, &res), 0);
         ck_assert_int_eq(sm_test_run_until(&h.loop, &res.done, 60000), 0);
         ck_assert_int_eq(res.r, 0);
         /* STS, 3 Lists, one GetRole per kind and domain; IAM's and STS's

@@ -19,17 +19,12 @@
 #include "smstudio/strbuf.h"
 #include "testmain.h"
 
-#define AKID   "AKIDEXAMPLE"
-#define SECRET "awsemu/EXAMPLE/secret/key/0123456789abc"
 #define DOMAIN "outs"
 
 typedef struct harness {
         uv_loop_t loop;
         sm_fixture emu;
-        sm_http *http;
-        sm_aws_settings *settings;
-        sm_creds_provider *creds;
-        sm_aws_client *client;
+        sm_test_aws aws;
         sm_domain domain;
 } harness;
 
@@ -37,27 +32,12 @@ typedef struct harness {
  * that does not retry (a scripted failure is final at once). */
 static void harness_start(harness *h, const char *script)
 {
-        sm_credentials *c;
-        char *error = NULL;
-
         ck_assert_int_eq(uv_loop_init(&h->loop), 0);
         if (script)
                 ck_assert_int_eq(sm_fixture_start(script, NULL, NULL, &h->emu), 0);
         else
                 ck_assert_int_eq(sm_test_start_awsemu(NULL, &h->emu), 0);
-        setenv("AWS_ENDPOINT_URL", sm_fixture_url(&h->emu), 1);
-        setenv("AWS_REGION", "us-east-1", 1);
-        setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-        setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-        setenv("AWS_MAX_ATTEMPTS", "1", 1);
-        ck_assert_int_eq(sm_aws_settings_resolve(NULL, &h->settings, &error), 0);
-        ck_assert_int_eq(sm_http_new(&h->loop, NULL, &h->http), 0);
-        c = sm_credentials_new(AKID, SECRET, NULL, 0, "static");
-        ck_assert_ptr_nonnull(c);
-        ck_assert_int_eq(sm_creds_provider_new_static(&h->loop, c, &h->creds), 0);
-        sm_credentials_unref(c);
-        ck_assert_int_eq(sm_aws_client_new(&h->loop, h->http, h->settings, h->creds, &h->client),
-                         0);
+        sm_test_aws_start(&h->loop, sm_fixture_url(&h->emu), 1, &h->aws);
         ck_assert_int_eq(sm_desired_domain_init(&h->domain), 0);
         free(h->domain.name);
         h->domain.name = strdup(DOMAIN);
@@ -69,15 +49,10 @@ static void harness_start(harness *h, const char *script)
 
 static void harness_stop(harness *h)
 {
-        sm_aws_client_free(h->client);
-        sm_creds_provider_free(h->creds);
-        sm_http_free(h->http);
-        ck_assert_int_eq(sm_test_run_drain(&h->loop, 5000), 0);
+        sm_test_aws_stop(&h->loop, &h->aws, 5000);
         ck_assert_int_eq(uv_loop_close(&h->loop), 0);
-        sm_aws_settings_free(h->settings);
         sm_desired_domain_done(&h->domain);
         sm_fixture_stop(&h->emu);
-        unsetenv("AWS_MAX_ATTEMPTS");
 }
 
 /* What done saw, copied out of the borrowed result. */
@@ -130,7 +105,7 @@ static void seen_done(seen *s)
 /* Start a read and run the loop until it reports. */
 static void read_outputs(harness *h, seen *s)
 {
-        ck_assert_int_eq(sm_outputs_read_start(h->client, &h->domain, on_done, s, NULL), 0);
+        ck_assert_int_eq(sm_outputs_read_start(h->aws.client, &h->domain, on_done, s, NULL), 0);
         /* Never from inside the start. */
         ck_assert_uint_eq(s->calls, 0);
         ck_assert_int_eq(sm_test_run_until(&h->loop, &s->done, 10000), 0);
@@ -290,7 +265,7 @@ START_TEST(test_abandoned_read_stays_quiet)
         sm_outputs_read *read = NULL;
 
         harness_start(&h, refuse_all);
-        ck_assert_int_eq(sm_outputs_read_start(h.client, &h.domain, on_done, &s, &read), 0);
+        ck_assert_int_eq(sm_outputs_read_start(h.aws.client, &h.domain, on_done, &s, &read), 0);
         ck_assert_ptr_nonnull(read);
         sm_outputs_read_abandon(read);
         ck_assert_int_eq(sm_fixture_wait_requests(&h.emu, &h.loop, 5, 5000), 0);

@@ -39,10 +39,7 @@ static const char estate[] = "kind: Domain\n"
 typedef struct stack {
         uv_loop_t loop;
         sm_fixture emu;
-        sm_aws_settings *settings;
-        sm_http *http;
-        sm_creds_provider *creds;
-        sm_aws_client *client;
+        sm_test_aws aws;
         sm_observe_cache *cache;
         sm_desired *desired;
 } stack;
@@ -67,28 +64,9 @@ static sm_desired *desired_from(const char *yaml)
  * is a failure the pass sees, not one the client retries away. */
 static void stack_start(stack *s)
 {
-        sm_aws_overrides ov;
-        sm_credentials *c;
-        char *error = NULL;
-
         ck_assert_int_eq(uv_loop_init(&s->loop), 0);
         ck_assert_int_eq(sm_test_start_awsemu(emu_args, &s->emu), 0);
-        setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-        setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-        sm_aws_overrides_init(&ov);
-        ov.region = "us-east-1";
-        ov.max_attempts = 1;
-        for (int i = 0; i < _SM_SERVICE_MAX; i++)
-                ov.endpoint_url[i] = sm_fixture_url(&s->emu);
-        ck_assert_int_eq(sm_aws_settings_resolve(&ov, &s->settings, &error), 0);
-        ck_assert_int_eq(sm_http_new(&s->loop, NULL, &s->http), 0);
-        c = sm_credentials_new("AKIDEXAMPLE", "awsemu/EXAMPLE/secret/key/0123456789abc", NULL, 0,
-                               "static");
-        ck_assert_ptr_nonnull(c);
-        ck_assert_int_eq(sm_creds_provider_new_static(&s->loop, c, &s->creds), 0);
-        sm_credentials_unref(c);
-        ck_assert_int_eq(sm_aws_client_new(&s->loop, s->http, s->settings, s->creds, &s->client),
-                         0);
+        sm_test_aws_start(&s->loop, sm_fixture_url(&s->emu), 1, &s->aws);
         s->cache = sm_observe_cache_new();
         ck_assert_ptr_nonnull(s->cache);
         s->desired = desired_from(estate);
@@ -98,12 +76,8 @@ static void stack_stop(stack *s)
 {
         /* Freeing the client cancels what is in flight; the loop then
          * closes every handle, a lingering pass's included. */
-        sm_aws_client_free(s->client);
-        sm_creds_provider_free(s->creds);
-        sm_http_free(s->http);
-        ck_assert_int_eq(sm_test_run_drain(&s->loop, 10000), 0);
+        sm_test_aws_stop(&s->loop, &s->aws, 10000);
         ck_assert_int_eq(uv_loop_close(&s->loop), 0);
-        sm_aws_settings_free(s->settings);
         sm_observe_cache_free(s->cache);
         sm_desired_free(s->desired);
         sm_fixture_stop(&s->emu);
@@ -173,7 +147,7 @@ static sm_pass *start_pass_with(stack *s, pass_run *run, const sm_pass_options *
         sm_pass *p = NULL;
 
         *run = (pass_run){0};
-        ck_assert_int_eq(sm_pass_start(&s->loop, s->client, s->cache, opts ? opts : &defaults,
+        ck_assert_int_eq(sm_pass_start(&s->loop, s->aws.client, s->cache, opts ? opts : &defaults,
                                        on_pass_done, run, &p),
                          0);
         ck_assert(!run->done);
