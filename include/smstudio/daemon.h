@@ -105,6 +105,13 @@ int sm_daemon_main(const sm_daemon_args *args);
 
 /* What the control socket asks of the running daemon (loop thread only). */
 const sm_daemon_config *sm_daemon_get_config(const sm_daemon *d);
+/* The AWS client passes use, or NULL until it is set up (region from
+ * instance metadata) and between a config reload and the next pass. Calls
+ * still out when the daemon replaces it are answered "Cancelled". */
+sm_aws_client *sm_daemon_get_client(sm_daemon *d);
+/* The desired model in force (last good copies included), or NULL before
+ * the first manifests loaded. Replaced by a reload: do not keep it. */
+const sm_desired *sm_daemon_get_desired(const sm_daemon *d);
 
 /* Status's parameters (io.smstudio.Status). New reference or NULL. */
 json_t *sm_daemon_status_json(sm_daemon *d);

@@ -32,14 +32,6 @@ struct sm_control {
         bool have_admin_gid;
         gid_t admin_gid;
 
-        /* Outputs reads AWS with an AWS client and the desired model of its
-         * own, until daemon.h hands out the daemon's: rebuilt when the
-         * daemon's config or manifest generation moves on. */
-        sm_aws_stack stack;
-        bool stack_built, stack_ready, stack_failed;
-        json_int_t stack_generation;
-        sm_manifest_load *load;
-        json_int_t load_generation;
         outputs_call *outputs; /* in flight */
 };
 
@@ -346,69 +338,6 @@ static void on_outputs(const sm_outputs_result *res, void *userdata)
         outputs_unlink(oc);
 }
 
-static void on_stack_ready(int r, void *userdata)
-{
-        sm_control *c = userdata;
-
-        c->stack_ready = r >= 0;
-        c->stack_failed = r < 0;
-}
-
-/* The AWS client for Outputs, or NULL with *ret_why saying why not. */
-static sm_aws_client *outputs_client(sm_control *c, json_int_t config_generation,
-                                     const char **ret_why)
-{
-        int r;
-
-        if (c->stack_built && (c->stack_generation != config_generation || c->stack_failed) &&
-            !c->outputs) {
-                sm_aws_stack_done(&c->stack);
-                c->stack_built = c->stack_ready = c->stack_failed = false;
-        }
-        if (!c->stack_built) {
-                c->stack = (sm_aws_stack){0};
-                r = sm_aws_stack_start(&c->stack, c->loop, sm_daemon_get_config(c->daemon),
-                                       on_stack_ready, c);
-                if (r < 0) {
-                        sm_aws_stack_done(&c->stack);
-                        *ret_why = "no AWS client: see the daemon's log";
-                        return NULL;
-                }
-                c->stack_built = true;
-                c->stack_ready = r > 0;
-                c->stack_generation = config_generation;
-        }
-        if (!c->stack_ready || !c->stack.client) {
-                *ret_why = "the AWS client is not ready yet (region from EC2 instance "
-                           "metadata)";
-                return NULL;
-        }
-        return c->stack.client;
-}
-
-/* The desired model in force, loaded as the daemon loads it (last good
- * copies included), again only when the daemon says it changed. */
-static const sm_desired *outputs_desired(sm_control *c, json_int_t manifest_generation)
-{
-        const sm_daemon_config *config = sm_daemon_get_config(c->daemon);
-        sm_manifest_dir_options mopts;
-        sm_manifest_load *load = NULL;
-
-        if (c->load && c->load_generation == manifest_generation)
-                return c->load->desired;
-        sm_manifest_dir_options_init(&mopts, config->manifest_dir);
-        mopts.state_dir = config->state_dir;
-        mopts.trusted_uid = geteuid();
-        if (sm_manifest_dir_load(&mopts, &load) < 0 || !load->desired) {
-                sm_manifest_load_free(load);
-                return c->load ? c->load->desired : NULL;
-        }
-        sm_manifest_load_free(c->load);
-        c->load = load;
-        c->load_generation = manifest_generation;
-        return load->desired;
-}
-
 static void no_such_domain(sm_varlink_call *call, const sm_desired *desired, const char *domain)
 {
         json_t *names = json_array();
@@ -422,11 +351,10 @@ static void no_such_domain(sm_varlink_call *call, const sm_desired *desired, con
 static void method_outputs(sm_varlink_call *call, const json_t *parameters, void *userdata)
 {
         sm_control *c = control_of(userdata);
-        _cleanup_(json_decrefp) json_t *status = sm_daemon_status_json(c->daemon);
         const sm_desired *desired;
         const sm_domain *dom;
         sm_aws_client *client;
-        const char *domain, *why = NULL;
+        const char *domain;
         outputs_call *oc;
         int r;
 
@@ -434,12 +362,10 @@ static void method_outputs(sm_varlink_call *call, const json_t *parameters, void
                 invalid_parameter(call, "domain");
                 return;
         }
-        if (!status) {
-                reply_internal(call, -ENOMEM);
-                return;
-        }
-        desired = outputs_desired(
-                c, json_integer_value(json_object_get(status, "manifest_generation")));
+        /* The daemon's own model and client: what its passes see, and the
+         * reads count in its metrics. The read copies what it needs from
+         * the domain, so a reload during it is harmless. */
+        desired = sm_daemon_get_desired(c->daemon);
         if (!desired) {
                 reply_busy(call, "no usable manifests: see the daemon's log");
                 return;
@@ -449,10 +375,11 @@ static void method_outputs(sm_varlink_call *call, const json_t *parameters, void
                 no_such_domain(call, desired, domain);
                 return;
         }
-        client = outputs_client(c, json_integer_value(json_object_get(status, "config_generation")),
-                                &why);
+        client = sm_daemon_get_client(c->daemon);
         if (!client) {
-                reply_busy(call, why);
+                reply_busy(call, "the AWS client is not set up yet (it is before the first pass "
+                                 "takes the region from instance metadata, or just after a "
+                                 "config reload)");
                 return;
         }
         oc = calloc(1, sizeof(*oc));
@@ -614,9 +541,6 @@ sm_control *sm_control_free(sm_control *c)
                 c->outputs->read = NULL;
                 outputs_unlink(c->outputs);
         }
-        if (c->stack_built)
-                sm_aws_stack_done(&c->stack);
-        sm_manifest_load_free(c->load);
         sm_varlink_server_free(c->server);
         free(c);
         return NULL;

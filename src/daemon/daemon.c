@@ -507,6 +507,16 @@ const sm_daemon_config *sm_daemon_get_config(const sm_daemon *d)
         return d->config;
 }
 
+sm_aws_client *sm_daemon_get_client(sm_daemon *d)
+{
+        return d->stack_ready ? d->stack.client : NULL;
+}
+
+const sm_desired *sm_daemon_get_desired(const sm_daemon *d)
+{
+        return d->load ? d->load->desired : NULL;
+}
+
 json_t *sm_daemon_status_json(sm_daemon *d)
 {
         json_t *o;
